@@ -1,0 +1,76 @@
+"""Every setting the chatbot reads from its environment, in one place.
+
+Operators configure a deployment only through environment variables (12-factor),
+so the CLI, the server and the tests all build a `Settings` with `from_env()`
+and pass it down; nothing else in the package reads `os.environ`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the chatbot cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Origins are compared exactly as browsers send them: scheme://host[:port], no slash."""
+    return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = DEFAULT_CORPUS_DIR
+    emergency_number: str = "911"
+    poison_control_number: str = "1-800-222-1222"
+    crisis_line: str = "988"
+    allowed_origins: tuple[str, ...] = ()
+    log_questions: bool = False
+    # websocket limits (the protocol in docs/protocol.md)
+    max_text_chars: int = 500
+    max_frame_bytes: int = 4096
+    rate_limit_messages: int = 20
+    rate_limit_seconds: int = 10
+    idle_timeout: int = 300
+    ping_interval: int = 25
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        corpus = env.get("CORPUS_DIR", "").strip()
+        return cls(
+            corpus_dir=Path(corpus) if corpus else DEFAULT_CORPUS_DIR,
+            emergency_number=env.get("EMERGENCY_NUMBER", "").strip() or "911",
+            poison_control_number=env.get("POISON_CONTROL_NUMBER", "").strip() or "1-800-222-1222",
+            crisis_line=env.get("CRISIS_LINE", "").strip() or "988",
+            allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
+            log_questions=_flag(env, "LOG_QUESTIONS"),
+            max_text_chars=_int(env, "MAX_TEXT_CHARS", 500, 1),
+            max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 4096, 64),
+            rate_limit_messages=_int(env, "RATE_LIMIT_MESSAGES", 20, 1),
+            rate_limit_seconds=_int(env, "RATE_LIMIT_SECONDS", 10, 1),
+            idle_timeout=_int(env, "IDLE_TIMEOUT", 300, 1),
+            ping_interval=_int(env, "PING_INTERVAL", 25, 0),
+        )
