@@ -31,6 +31,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -48,6 +61,7 @@ class Settings:
     crisis_line: str = "988"
     allowed_origins: tuple[str, ...] = ()
     log_questions: bool = False
+    min_confidence: float = 0.6  # below this an answer becomes "not covered"
     # websocket limits (the protocol in docs/protocol.md)
     max_text_chars: int = 500
     max_frame_bytes: int = 4096
@@ -67,6 +81,7 @@ class Settings:
             crisis_line=env.get("CRISIS_LINE", "").strip() or "988",
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
             log_questions=_flag(env, "LOG_QUESTIONS"),
+            min_confidence=_float(env, "MIN_CONFIDENCE", 0.6, 0.0, 1.0),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", 500, 1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 4096, 64),
             rate_limit_messages=_int(env, "RATE_LIMIT_MESSAGES", 20, 1),

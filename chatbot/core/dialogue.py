@@ -1,28 +1,225 @@
-"""PLACEHOLDER: the real engine replaces this file. Interface is stable."""
+"""One turn of a conversation: `Bot.reply(text, state) -> (reply, state)`.
+
+Every front end (CLI, websocket, REST) calls this and nothing else. The order
+of checks is the safety policy: crisis and emergency first, then small talk,
+then topics the article never covers, then retrieval, where a low confidence
+gives an honest "not covered" rather than the nearest passage. The state is a
+small JSON-safe dict (the medicine being discussed), so a server can keep it
+per connection or hand it to a REST client as an opaque context.
+"""
 from __future__ import annotations
 
-from chatbot.config import Settings
+import re
+from dataclasses import dataclass
+from pathlib import Path
 
-DISCLAIMER = ("General information from an article, not medical advice. Talk to your doctor "
-              "before starting, stopping or changing a medicine.")
+from chatbot.config import Settings
+from chatbot.core.corpus import CorpusError, Document, Passage, load_corpus
+from chatbot.core.lexicon import Lexicon
+from chatbot.core.query import Query, QueryParser
+from chatbot.core.retrieval import Hit, Index
+from chatbot.core.safety import Safety, compile_patterns, load_toml
+from chatbot.core.spelling import SpellingCorrector
+from chatbot.core.text import Analyzer, load_word_list, words
+
+MAX_SUGGESTIONS = 3
+MAX_INPUT_CHARS = 2000  # longer messages are read only this far
+MAX_TOPIC_CHARS = 200
+CONTEXT_MARGIN = 0.1  # a follow-up borrows the earlier medicine unless that clearly answers worse
+
+
+@dataclass
+class Conversation:
+    """The bot's own words and steering patterns, from corpus/conversation.toml."""
+    disclaimer: str
+    welcome: str
+    no_answer: str
+    not_covered_reply: str
+    clarify: str
+    suggestions: list[str]
+    clarify_suggestions: list[str]
+    needs_medicine: list[re.Pattern]
+    references: re.Pattern
+    not_covered: list[tuple[str, re.Pattern]]
+    smalltalk: list[tuple[str, list[re.Pattern]]]
+    smalltalk_replies: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> "Conversation":
+        d = load_toml(path)
+        try:
+            talk = d["smalltalk"]
+            replies = talk["replies"]
+            kinds = [(k, compile_patterns(path, f"smalltalk.{k}", v)) for k, v in talk.items()
+                     if k != "replies"]
+            missing = [k for k, _ in kinds if k not in replies]
+            if missing:
+                raise CorpusError(path, 0, f"smalltalk.replies lacks {', '.join(missing)}")
+            return cls(
+                disclaimer=d["disclaimer"], welcome=d["welcome"], no_answer=d["no_answer"],
+                not_covered_reply=d["not_covered_reply"], clarify=d["clarify"],
+                suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
+                needs_medicine=compile_patterns(path, "needs_medicine", d["needs_medicine"]),
+                references=compile_patterns(path, "references", [d["references"]])[0],
+                not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
+                             for topic, p in d["not_covered"].items()],
+                smalltalk=kinds, smalltalk_replies=replies,
+            )
+        except KeyError as exc:
+            raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
+
+
+def fold(text: str) -> str:
+    """The message as lower-case words joined by spaces: what the safety and topic patterns read."""
+    return " ".join(words(text))
 
 
 class Bot:
     def __init__(self, settings: Settings):
+        """Loads the corpus folder and builds the index once; raises CorpusError on bad files."""
+        folder = settings.corpus_dir
         self.settings = settings
-        self.passage_count = 1
+        self.documents: list[Document] = load_corpus(folder)
+        self.passages: list[Passage] = [p for d in self.documents for p in d.passages]
+        self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"))
+        self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
+        self.safety = Safety.load(folder / "safety.toml")
+        self.talk = Conversation.load(folder / "conversation.toml")
+        self.index = Index(self.passages, self.analyzer, self.lexicon)
+        article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
+        speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words))
+        self.parser = QueryParser(self.analyzer, self.lexicon, speller)
+        self.min_confidence = settings.min_confidence
+        self.sections = [s for d in self.documents for s in d.sections]
+        self.numbers = {"emergency_number": settings.emergency_number,
+                        "poison_control_number": settings.poison_control_number,
+                        "crisis_line": settings.crisis_line}
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.passages)
 
     def welcome(self) -> dict:
-        """{"text", "disclaimer", "suggestions"} shown when a chat opens."""
-        return {"text": "Hi! Ask me about systemic eczema medicines.", "disclaimer": DISCLAIMER,
-                "suggestions": ["What are biologics?"]}
+        """The greeting a chat opens with."""
+        return {"text": self.talk.welcome, "disclaimer": self.talk.disclaimer,
+                "suggestions": self.talk.suggestions[:MAX_SUGGESTIONS]}
+
+    # -- the one entry point -------------------------------------------------
 
     def reply(self, text: str, state: dict | None = None) -> tuple[dict, dict]:
-        """Returns (reply object, new conversation state). Never raises on any str."""
-        r = {"type": "reply", "kind": "no_answer", "text": "Not covered.", "disclaimer": DISCLAIMER,
-             "confidence": 0.0, "suggestions": [], "source": None}
-        return r, dict(state or {})
+        """The reply object for one message and the conversation state to pass next time."""
+        state = self._clean_state(state)
+        text = text[:MAX_INPUT_CHARS] if isinstance(text, str) else ""
+        folded = fold(text)
+        if not folded:
+            return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
+
+        kind = self.safety.check(folded)
+        if kind:
+            return self._message(kind, self.safety.replies[kind].format(**self.numbers), 1.0, []), state
+
+        small = self._smalltalk(folded)
+        if small:
+            return self._message("smalltalk", self.talk.smalltalk_replies[small], 1.0,
+                                 self.talk.suggestions), state
+
+        query = self.parser.parse(text)
+        if query.entities and not query.topic and state.get("topic"):
+            # "and methotrexate?" after "side effects of prednisone": same question, new medicine
+            query = query.extended(self.parser.topic_concepts(state["topic"]))
+        if query.entities:
+            state = {**state, "entity": query.entities[-1]}
+        if query.topic:
+            state = {**state, "topic": " ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS]}
+
+        for topic, pattern in self.talk.not_covered:
+            if pattern.search(folded):
+                msg = self.talk.not_covered_reply.format(topic=topic)
+                return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
+
+        if not query.entities and not state.get("entity") and any(
+                p.search(folded) for p in self.talk.needs_medicine):
+            return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
+
+        hits, query = self._search(query, folded, state)
+        if not hits or hits[0].coverage < self.min_confidence:
+            confidence = hits[0].coverage if hits else 0.0
+            return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
+                                 self._covered_suggestions(query)), state
+        return self._answer(hits), state
+
+    # -- steps ---------------------------------------------------------------
+
+    def _clean_state(self, state) -> dict:
+        """Keeps only a known medicine from a client-supplied state; anything else is dropped."""
+        clean: dict = {}
+        if isinstance(state, dict):
+            entity, topic = state.get("entity"), state.get("topic")
+            if isinstance(entity, str) and self.lexicon.entity(entity):
+                clean["entity"] = entity
+            if isinstance(topic, str) and topic.strip():
+                clean["topic"] = topic[:MAX_TOPIC_CHARS]
+        return clean
+
+    def _smalltalk(self, folded: str) -> str | None:
+        """The kind of small talk when the message is only that ("thanks!", not "thanks, and mtx?")."""
+        for kind, patterns in self.talk.smalltalk:
+            rest = folded
+            for p in patterns:
+                rest = p.sub(" ", rest)
+            if rest != folded and not any(self.analyzer.is_content(w) for w in rest.split()):
+                return kind
+        return None
+
+    def _search(self, query: Query, folded: str, state: dict) -> tuple[list[Hit], Query]:
+        """Retrieval, with the medicine from earlier turns when the question leans on it."""
+        hits = self.index.search(query)
+        entity = state.get("entity")
+        if query.entities or not entity:
+            return hits, query
+        followup = query.extended(self.parser.entity_concepts(entity), [entity])
+        ctx_hits = self.index.search(followup)
+        if not ctx_hits:
+            return hits, query
+        if self.talk.references.search(folded) or not hits or \
+                ctx_hits[0].coverage >= hits[0].coverage - CONTEXT_MARGIN:
+            return ctx_hits, followup
+        return hits, query
+
+    def _answer(self, hits: list[Hit]) -> dict:
+        best = hits[0].passage
+        related = []
+        for h in hits[1:]:
+            if h.passage.section != best.section and h.passage.section not in related:
+                related.append(h.passage.section)
+        for s in self.sections:  # fill from the sections around the answer
+            if len(related) >= MAX_SUGGESTIONS:
+                break
+            if s != best.section and s not in related:
+                related.append(s)
+        reply = self._message("answer", best.text, round(hits[0].coverage, 3), related[:MAX_SUGGESTIONS])
+        reply["source"] = {"title": best.doc.title, "author": best.doc.author,
+                           "section": best.section, "passage_id": best.id}
+        return reply
+
+    def _covered_suggestions(self, query: Query) -> list[str]:
+        """Questions the article does answer, about the medicine asked about when there is one."""
+        out: list[str] = []
+        if query.entities:
+            for h in self.index.search(self.parser.parse(" ".join(query.entities)), k=10):
+                if h.passage.section not in out:
+                    out.append(h.passage.section)
+        for s in self.talk.suggestions:
+            if s not in out:
+                out.append(s)
+        return out[:MAX_SUGGESTIONS]
+
+    def _message(self, kind: str, text: str, confidence: float, suggestions: list[str]) -> dict:
+        return {"type": "reply", "kind": kind, "text": text, "disclaimer": self.talk.disclaimer,
+                "confidence": float(confidence), "suggestions": list(suggestions)[:MAX_SUGGESTIONS],
+                "source": None}
 
 
 def load_bot(settings: Settings | None = None) -> Bot:
+    """A Bot over the configured corpus folder (CORPUS_DIR, default ./corpus)."""
     return Bot(settings or Settings.from_env())

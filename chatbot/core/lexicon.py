@@ -1,0 +1,114 @@
+"""How patients say what the article says: brands, abbreviations, lay words.
+
+The lexicon file (corpus/lexicon.txt) maps patient phrases to article words
+(`conjunctivitis | pink eye = pinkeye, red eyes`: either article phrase on the
+left answers the patient's). Phrases are compared as stem sequences, so
+"shots" matches "shot" and "Pregnant" matches "pregnant". Entries under [drugs] and [classes] are
+medicines: they are also applied to the article itself (so "Dupixent" and
+"dupilumab" find each other both ways) and are remembered for follow-ups.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from chatbot.core.corpus import CorpusError
+from chatbot.core.text import words
+
+ENTITY_GROUPS = ("drugs", "classes")
+GROUPS = ENTITY_GROUPS + ("words",)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str  # the first article phrase as written: a medicine's generic name
+    article: tuple[tuple[str, ...], ...]  # article phrases (alternatives) as stem tuples
+    phrases: tuple[str, ...]  # every phrase, both sides, as stem sequences joined by spaces
+    group: str
+
+    @property
+    def is_entity(self) -> bool:
+        return self.group in ENTITY_GROUPS
+
+
+@dataclass(frozen=True)
+class Match:
+    entry: Entry
+    start: int  # word positions in the analysed text
+    end: int
+
+
+class Lexicon:
+    def __init__(self, entries: list[Entry], plain_words: frozenset[str] = frozenset()):
+        self.entries = entries
+        self.plain_words = plain_words  # every word written in the file: spelling targets
+        self._patterns = [
+            (e, re.compile(r"(?<!\S)(?:" + "|".join(re.escape(p) for p in
+                                                   sorted(e.phrases, key=len, reverse=True)) + r")(?!\S)"))
+            for e in entries]
+
+    @classmethod
+    def load(cls, path: Path, stem: Callable[[str], str], stopwords: frozenset[str]) -> "Lexicon":
+        """Parses `article words = phrase, phrase` lines grouped under [drugs]/[classes]/[words]."""
+        entries, group, plain = [], None, set()
+        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                group = line[1:-1].strip().lower()
+                if group not in GROUPS:
+                    raise CorpusError(path, n, f"unknown group [{group}]; use one of "
+                                               + ", ".join(f"[{g}]" for g in GROUPS))
+                continue
+            if group is None:
+                raise CorpusError(path, n, "entries must come after a group line such as [words]")
+            left, sep, rest = line.partition("=")
+            article = [p.strip() for p in left.split("|") if p.strip()]
+            phrases = [p.strip() for p in rest.split(",") if p.strip()]
+            if not sep or not article or not phrases:
+                raise CorpusError(path, n, "expected 'article words = patient phrase, patient phrase'")
+            for p in article + phrases:
+                if not any(w not in stopwords for w in words(p)):
+                    raise CorpusError(path, n, f"phrase {p!r} has only common words; "
+                                               "it would match almost any question")
+                plain.update(words(p))
+            stemmed = [tuple(stem(w) for w in words(p)) for p in article + phrases]
+            # a medicine is found by its own name too; a [words] entry only by the patient phrases,
+            # so "flare | recurrent = comes back" does not turn every "flare" into "recurrent"
+            matched = stemmed if group in ENTITY_GROUPS else stemmed[len(article):]
+            entries.append(Entry(article[0], tuple(dict.fromkeys(stemmed[:len(article)])),
+                                 tuple(dict.fromkeys(" ".join(s) for s in matched)), group))
+        return cls(entries, frozenset(plain))
+
+    def matches(self, stems: list[str], groups: tuple[str, ...] = GROUPS) -> list[Match]:
+        """Every entry whose phrase occurs in the stem sequence, with the word span it covers."""
+        text = " ".join(stems)
+        # map character offsets back to word positions
+        starts, pos = {}, 0
+        for i, s in enumerate(stems):
+            starts[pos] = i
+            pos += len(s) + 1
+        found = []
+        for entry, pattern in self._patterns:
+            if entry.group not in groups:
+                continue
+            for m in pattern.finditer(text):
+                start = starts.get(m.start())
+                if start is not None:
+                    found.append(Match(entry, start, start + len(m.group(0).split())))
+        # a phrase inside a longer one is not meant: "steroid cream" is topical, not a corticosteroid
+        return [m for m in found if not any(o.start <= m.start and m.end <= o.end and
+                                            o.end - o.start > m.end - m.start for o in found)]
+
+    def is_parent(self, parent: Entry, child: Entry) -> bool:
+        """True when `parent` is a class that takes in `child` (a medicine, or a narrower class)."""
+        if parent.group != "classes" or not child.is_entity or parent is child:
+            return False
+        return child.group == "drugs" or any(" ".join(a) in parent.phrases for a in child.article)
+
+    def entity(self, name: str) -> Entry | None:
+        """The medicine entry with this generic name, if there is one."""
+        return next((e for e in self.entries if e.is_entity and e.name == name), None)

@@ -1,0 +1,117 @@
+"""What a patient's message asks about, as concepts the retriever can look for.
+
+Each content word (or lexicon phrase) becomes a concept with alternatives: its
+own stem, and the article phrases the lexicon maps it to ("shots" ->
+injection; "labs" -> blood tests). A concept counts as answered by a passage
+holding every stem of one alternative. A brand's class ("Rinvoq" -> JAK
+inhibitors) earns only part credit, so a passage about the medicine itself
+beats one about its class in general.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chatbot.core.lexicon import ENTITY_GROUPS, Lexicon, Match
+from chatbot.core.spelling import SpellingCorrector
+from chatbot.core.text import Analyzer, words
+
+CLASS_CREDIT = 0.5
+
+Alternative = tuple[frozenset[str], float]  # stems that must all appear, credit when they do
+
+
+@dataclass(frozen=True)
+class Concept:
+    word: str  # the patient's words, after spelling correction
+    alternatives: tuple[Alternative, ...]
+    from_context: bool = False
+
+    @property
+    def is_entity(self) -> bool:
+        return self.word.startswith("@")
+
+    @property
+    def stems(self) -> frozenset[str]:
+        return frozenset(s for alt, _ in self.alternatives for s in alt)
+
+
+@dataclass
+class Query:
+    text: str
+    concepts: list[Concept] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)  # medicines named (generic names), in order
+    corrected: dict[str, str] = field(default_factory=dict)  # typo -> correction
+
+    @property
+    def terms(self) -> list[str]:
+        """Stems for BM25: every alternative of every concept."""
+        return [s for c in self.concepts for s in sorted(c.stems)]
+
+    @property
+    def topic(self) -> list[Concept]:
+        """The concepts that are not medicines: what is being asked about them."""
+        return [c for c in self.concepts if not c.from_context and not c.is_entity]
+
+    def extended(self, concepts: list[Concept], entities: list[str] = ()) -> "Query":
+        """This query plus concepts carried over from earlier turns."""
+        return Query(self.text, self.concepts + concepts, self.entities + list(entities), self.corrected)
+
+
+class QueryParser:
+    def __init__(self, analyzer: Analyzer, lexicon: Lexicon, speller: SpellingCorrector):
+        self.analyzer = analyzer
+        self.lexicon = lexicon
+        self.speller = speller
+
+    def _content(self, stems: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(s for s in stems if s not in self.analyzer.stopwords)
+
+    def alternatives(self, match: Match) -> list[Alternative]:
+        """An entry's article phrases, plus part credit for the class of a medicine."""
+        out = [(self._content(a), 1.0) for a in match.entry.article]
+        for a in match.entry.article:
+            for m in self.lexicon.matches(list(a), ENTITY_GROUPS):
+                if m.entry is not match.entry:
+                    out += [(self._content(c), CLASS_CREDIT) for c in m.entry.article]
+        return [alt for alt in out if alt[0]]
+
+    def parse(self, text: str) -> Query:
+        raw = words(text)
+        fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
+        stems = [self.analyzer.stem(w) for w in fixed]
+        found = self.lexicon.matches(stems)
+        # "methotrexate" also matches its classes (immunosuppressants ...): keep the most specific
+        # entry; the classes come back below as part credit
+        matches = sorted((m for m in found if not any(
+            o is not m and (o.start, o.end) == (m.start, m.end) and self.lexicon.is_parent(m.entry, o.entry)
+            for o in found)), key=lambda m: (m.start, m.start - m.end))
+        query = Query(text, corrected={w: f for w, f in zip(raw, fixed) if w != f})
+        for m in matches:
+            if m.entry.is_entity and m.entry.name not in query.entities:
+                query.entities.append(m.entry.name)
+        # group each word with the longest lexicon phrase covering it
+        owner: dict[int, Match] = {}
+        for m in sorted(matches, key=lambda m: m.end - m.start, reverse=True):
+            for i in range(m.start, m.end):
+                owner.setdefault(i, m)
+        groups: dict[object, list[int]] = {}
+        for i, word in enumerate(fixed):
+            if self.analyzer.is_content(word):
+                groups.setdefault(owner.get(i, i), []).append(i)
+        for positions in groups.values():
+            alts: list[Alternative] = [(frozenset(stems[i] for i in positions), 1.0)]
+            for m in matches:
+                if any(m.start <= i < m.end for i in positions):
+                    alts += self.alternatives(m)
+            entity = any(m.entry.is_entity and m.start <= positions[0] < m.end for m in matches)
+            label = " ".join(fixed[i] for i in positions)
+            query.concepts.append(Concept(("@" if entity else "") + label, tuple(dict.fromkeys(alts))))
+        return query
+
+    def entity_concepts(self, name: str) -> list[Concept]:
+        """Concepts standing for a medicine remembered from an earlier turn."""
+        return [Concept(c.word, c.alternatives, from_context=True) for c in self.parse(name).concepts]
+
+    def topic_concepts(self, text: str) -> list[Concept]:
+        """The non-medicine concepts of an earlier question ("side effects" of "...prednisone")."""
+        return [Concept(c.word, c.alternatives, from_context=True) for c in self.parse(text).topic]

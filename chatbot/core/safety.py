@@ -1,0 +1,71 @@
+"""Safety routing: recognise a crisis or an emergency before anything else.
+
+The patterns live in corpus/safety.toml so a clinic's clinicians can review
+and extend them. A person *describing* warning signs gets the emergency reply;
+a general question *about* warning signs ("what are the signs of an allergic
+reaction?") goes on to be answered from the article.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatbot.core.corpus import CorpusError
+
+
+def compile_patterns(path: Path, name: str, patterns: list[str]) -> list[re.Pattern]:
+    """Compiles a list of regexes from a data file, naming the file and list on a bad one."""
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise CorpusError(path, 0, f"'{name}' must be a list of pattern strings")
+    compiled = []
+    for p in patterns:
+        try:
+            compiled.append(re.compile(p))
+        except re.error as exc:
+            raise CorpusError(path, 0, f"bad pattern in '{name}': {p!r}: {exc}") from None
+    return compiled
+
+
+def load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise CorpusError(path, 0, "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(path, getattr(exc, "lineno", 0) or 0, f"not valid TOML: {exc}") from None
+
+
+@dataclass
+class Safety:
+    crisis: list[re.Pattern]
+    emergency: list[re.Pattern]
+    asking: list[re.Pattern]
+    describing: list[re.Pattern]
+    replies: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> "Safety":
+        data = load_toml(path)
+        try:
+            return cls(
+                crisis=compile_patterns(path, "crisis.patterns", data["crisis"]["patterns"]),
+                emergency=compile_patterns(path, "emergency.patterns", data["emergency"]["patterns"]),
+                asking=compile_patterns(path, "emergency.asking", data["emergency"]["asking"]),
+                describing=compile_patterns(path, "emergency.describing", data["emergency"]["describing"]),
+                replies={"crisis": data["crisis"]["reply"], "emergency": data["emergency"]["reply"]},
+            )
+        except KeyError as exc:
+            raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
+
+    def check(self, folded: str) -> str | None:
+        """'crisis', 'emergency' or None for a message already folded to lower-case words."""
+        if any(p.search(folded) for p in self.crisis):
+            return "crisis"
+        if any(p.search(folded) for p in self.emergency):
+            general = any(p.search(folded) for p in self.asking)
+            if not general or any(p.search(folded) for p in self.describing):
+                return "emergency"
+        return None

@@ -1,0 +1,65 @@
+"""Spelling correction toward the words the bot knows ("metotrexate", "dupixant").
+
+Only words that are not already known are corrected, and only toward long
+article words or lexicon words, so an everyday word the article never uses
+("month") is not bent into one it does ("mouth"). Candidates come from a
+deletion index (the SymSpell idea): every word with one or two letters
+removed, so a lookup is a few dictionary probes rather than a scan.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+from nltk.metrics.distance import edit_distance
+
+MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from ordinary words
+MIN_WORD = 4
+
+
+def _max_distance(word: str) -> int:
+    return 1 if len(word) <= 7 else 2
+
+
+def _deletes(word: str, distance: int) -> set[str]:
+    out = {word}
+    for d in range(1, distance + 1):
+        for idx in combinations(range(len(word)), d):
+            out.add("".join(c for i, c in enumerate(word) if i not in idx))
+    return out
+
+
+class SpellingCorrector:
+    def __init__(self, known: set[str], targets: set[str]):
+        """`known` words are left alone; unknown words are corrected only to `targets`."""
+        self.known = frozenset(known)
+        self._index: dict[str, list[str]] = {}
+        for target in sorted(targets):
+            for key in _deletes(target, _max_distance(target)):
+                self._index.setdefault(key, []).append(target)
+        self._cache: dict[str, str] = {}
+
+    @classmethod
+    def for_vocabulary(cls, article_words: set[str], lexicon_words: set[str]) -> "SpellingCorrector":
+        targets = {w for w in article_words if len(w) >= MIN_TARGET_ARTICLE_WORD and w.isalpha()}
+        targets |= {w for w in lexicon_words if len(w) >= MIN_WORD + 1 and w.isalpha()}
+        return cls(article_words | lexicon_words, targets)
+
+    def correct(self, word: str) -> str:
+        """The closest target within 1-2 edits (ties: the lexicon's order), or the word itself."""
+        if word in self.known or len(word) < MIN_WORD or not word.isalpha():
+            return word
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        limit = _max_distance(word)
+        best, best_d = word, limit + 1
+        candidates = {c for key in _deletes(word, limit) for c in self._index.get(key, ())}
+        for cand in sorted(candidates):
+            if abs(len(cand) - len(word)) > limit or cand[0] != word[0] and len(word) < 6:
+                continue
+            d = edit_distance(word, cand, transpositions=True)
+            if d <= min(limit, _max_distance(cand)) and d < best_d:
+                best, best_d = cand, d
+        if len(self._cache) < 10_000:
+            self._cache[word] = best
+        return best
