@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from simple_websocket import Client
 
 from chatbot.config import Settings
 from chatbot.core import load_bot
@@ -39,6 +40,24 @@ def procfile_command(port: int) -> list[str]:
             cmd = line[len("web:"):].strip().replace("$PORT", str(port))
             return shlex.split(cmd)
     raise RuntimeError("Procfile has no web: line")
+
+
+class ChatClient(Client):
+    """simple-websocket's Client, keeping frames that arrive together with the handshake.
+
+    Client.handshake stops at the 101 response; a frame sent right after it (our
+    welcome) that lands in the same read stays in wsproto's buffer until more data
+    arrives. Draining the buffer before the reader thread starts fixes that. A refused
+    handshake (e.g. 403) also closes the socket, which Client leaves open.
+    """
+
+    def handshake(self):
+        try:
+            super().handshake()
+        except Exception:
+            self.sock.close()
+            raise
+        self._handle_events()
 
 
 @dataclass

@@ -1,0 +1,158 @@
+"""The chat protocol, independent of the transport: validating what a client sent,
+asking the engine, and shaping what goes back.
+
+The websocket route and the REST route both use these functions, so the two
+validate identically and give the same reply to the same question. Nothing here
+imports Flask.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any
+
+from chatbot.config import Settings
+from chatbot.server.events import EventLog
+from chatbot.server.ratelimit import SlidingWindow
+
+MAX_ID_CHARS = 100
+
+# Every error a client can get: code -> (HTTP status for REST, message a person can act on).
+ERRORS: dict[str, tuple[int, str]] = {
+    "message_too_large": (413, "The message is too large. Send at most {max_frame_bytes} bytes."),
+    "binary_frame": (400, "Binary frames are not supported. Send JSON as a text frame."),
+    "invalid_json": (400, "The message is not valid JSON."),
+    "invalid_message": (400, "The message must be a JSON object, like "
+                             '{{"type": "ask", "id": "1", "text": "what are biologics?"}}.'),
+    "invalid_id": (400, "\"id\" must be a string or a number of at most {max_id} characters."),
+    "unknown_type": (400, "Unknown message type. Use \"ask\" or \"reset\"."),
+    "invalid_text": (400, "\"text\" is missing or is not a string."),
+    "empty_text": (400, "The question is empty. Type a question and send it again."),
+    "text_too_long": (400, "The question is too long. Keep it under {max_text_chars} characters."),
+    "invalid_context": (400, "\"context\" must be the object from the last reply, or null."),
+    "rate_limited": (429, "Too many messages: at most {rate_limit_messages} every "
+                          "{rate_limit_seconds} seconds. Wait a moment and try again."),
+    "internal_error": (500, "Something went wrong on our side. Please try again."),
+}
+
+
+class ProtocolError(Exception):
+    """A message the server cannot act on; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, settings: Settings, msg_id: Any = None):
+        self.code = code
+        self.status, template = ERRORS[code]
+        self.message = template.format(
+            max_frame_bytes=settings.max_frame_bytes, max_text_chars=settings.max_text_chars,
+            rate_limit_messages=settings.rate_limit_messages, max_id=MAX_ID_CHARS,
+            rate_limit_seconds=settings.rate_limit_seconds)
+        self.msg_id = msg_id
+        super().__init__(f"{code}: {self.message}")
+
+    def frame(self) -> dict:
+        """The error as the protocol sends it."""
+        return {"type": "error", "id": self.msg_id, "code": self.code, "message": self.message}
+
+
+def parse_message(raw: str | bytes, settings: Settings) -> dict:
+    """Turns one frame (or REST body) into a JSON object, refusing anything else."""
+    if isinstance(raw, (bytes, bytearray)):
+        raise ProtocolError("binary_frame", settings)
+    if len(raw.encode("utf-8", "surrogatepass")) > settings.max_frame_bytes:
+        raise ProtocolError("message_too_large", settings)
+    try:
+        msg = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays
+        raise ProtocolError("invalid_json", settings) from None
+    if not isinstance(msg, dict):
+        raise ProtocolError("invalid_message", settings)
+    return msg
+
+
+def message_id(msg: dict, settings: Settings) -> str | int | None:
+    """The client's id for a message, echoed on its reply so it can match them up."""
+    msg_id = msg.get("id")
+    if msg_id is None:
+        return None
+    if isinstance(msg_id, bool) or not isinstance(msg_id, (str, int)) \
+            or len(str(msg_id)) > MAX_ID_CHARS:
+        raise ProtocolError("invalid_id", settings)
+    return msg_id
+
+
+def question_text(msg: dict, settings: Settings, msg_id: Any = None) -> str:
+    """The question in a message, trimmed, within the length patients are allowed."""
+    text = msg.get("text")
+    if not isinstance(text, str):
+        raise ProtocolError("invalid_text", settings, msg_id)
+    text = text.strip()
+    if not text:
+        raise ProtocolError("empty_text", settings, msg_id)
+    if len(text) > settings.max_text_chars:
+        raise ProtocolError("text_too_long", settings, msg_id)
+    return text
+
+
+def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, channel: str,
+           msg_id: Any = None) -> tuple[dict, dict]:
+    """Asks the engine and logs the outcome; an engine failure becomes `internal_error`."""
+    started = time.perf_counter()
+    try:
+        reply, new_state = bot.reply(text, state)
+    except Exception as exc:  # never let an engine bug reach the patient as a traceback
+        log.failure("internal_error", exc, channel=channel, question=text)
+        raise ProtocolError("internal_error", settings, msg_id) from None
+    log.emit("reply", question=text, channel=channel, kind=reply.get("kind"),
+             confidence=reply.get("confidence"), chars=len(text),
+             latency_ms=round(1000 * (time.perf_counter() - started), 2))
+    return reply, new_state
+
+
+class Conversation:
+    """One websocket connection: its context, its rate limit and its error counts."""
+
+    def __init__(self, bot, settings: Settings, log: EventLog):
+        self.bot = bot
+        self.settings = settings
+        self.log = log
+        self.state: dict = {}
+        self.window = SlidingWindow(settings.rate_limit_messages, settings.rate_limit_seconds)
+        self.messages = 0
+        self.errors: Counter[str] = Counter()
+
+    def welcome(self) -> dict:
+        """The first frame of every connection."""
+        return {"type": "welcome", **self.bot.welcome()}
+
+    def handle(self, raw: str | bytes) -> dict:
+        """The one frame that answers one incoming frame."""
+        self.messages += 1
+        try:
+            return self._handle(raw)
+        except ProtocolError as err:
+            self.errors[err.code] += 1
+            return err.frame()
+
+    def _handle(self, raw: str | bytes) -> dict:
+        if not self.window.allow():
+            raise ProtocolError("rate_limited", self.settings, self._id_if_any(raw))
+        msg = parse_message(raw, self.settings)
+        msg_id = message_id(msg, self.settings)
+        kind = msg.get("type")
+        if kind == "reset":
+            self.state = {}
+            return {"type": "reset", "id": msg_id, "ok": True}
+        if kind != "ask":
+            raise ProtocolError("unknown_type", self.settings, msg_id)
+        text = question_text(msg, self.settings, msg_id)
+        reply, self.state = answer(self.bot, text, self.state, self.settings, self.log, "ws",
+                                   msg_id)
+        return {"type": reply.get("type", "reply"), "id": msg_id, **reply}
+
+    def _id_if_any(self, raw: str | bytes) -> Any:
+        """Best effort: the id of a refused frame, so the client knows which one it was."""
+        try:
+            return message_id(parse_message(raw, self.settings), self.settings)
+        except ProtocolError:
+            return None

@@ -1,0 +1,50 @@
+"""`chatbot serve`: the Procfile's gunicorn setup, started from Python.
+
+Why gevent workers: every open chat websocket occupies its handler for as long
+as the patient keeps the widget open, mostly idle. With gthread that is one OS
+thread per connection (1,000 open chats = 1,000 threads and their stacks,
+capped by --threads); with gevent it is one greenlet (a few KB), so two workers
+with 2,000 worker connections each hold thousands of idle sockets while the
+engine's short CPU-bound replies run one at a time per process.
+"""
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from chatbot.config import Settings
+
+# Keep in step with the Procfile's web: line (tests/test_server_run.py checks it).
+GUNICORN_OPTIONS = {
+    "worker_class": "gevent",
+    "workers": 2,
+    "worker_connections": 2000,
+    "timeout": 30,
+    "graceful_timeout": 10,
+}
+
+
+class _Gunicorn(BaseApplication):
+    """Gunicorn with options from a dict; each worker builds its own app (no preload)."""
+
+    def __init__(self, settings: Settings, options: dict):
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from chatbot.server.app import create_app
+        return create_app(self.settings)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Runs the chat server until interrupted and tells the user where to open it."""
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    print(f"Chat running at http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+    _Gunicorn(settings, {**GUNICORN_OPTIONS, "bind": f"{host}:{port}"}).run()
+    return 0
