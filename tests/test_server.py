@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 from simple_websocket import ConnectionClosed, ConnectionError as WsRefused
