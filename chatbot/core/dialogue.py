@@ -25,7 +25,6 @@ from chatbot.core.text import Analyzer, load_word_list, words
 MAX_SUGGESTIONS = 3
 MAX_INPUT_CHARS = 2000  # longer messages are read only this far
 MAX_TOPIC_CHARS = 200
-CONTEXT_MARGIN = 0.1  # a follow-up borrows the earlier medicine unless that clearly answers worse
 
 
 @dataclass
@@ -39,8 +38,9 @@ class Conversation:
     suggestions: list[str]
     clarify_suggestions: list[str]
     needs_medicine: list[re.Pattern]
-    references: re.Pattern
+    definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
+    off_topic: list[re.Pattern]
     smalltalk: list[tuple[str, list[re.Pattern]]]
     smalltalk_replies: dict[str, str]
 
@@ -60,9 +60,10 @@ class Conversation:
                 not_covered_reply=d["not_covered_reply"], clarify=d["clarify"],
                 suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
                 needs_medicine=compile_patterns(path, "needs_medicine", d["needs_medicine"]),
-                references=compile_patterns(path, "references", [d["references"]])[0],
+                definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
+                off_topic=compile_patterns(path, "off_topic", d["off_topic"]),
                 smalltalk=kinds, smalltalk_replies=replies,
             )
         except KeyError as exc:
@@ -91,6 +92,8 @@ class Bot:
         self.parser = QueryParser(self.analyzer, self.lexicon, speller)
         self.min_confidence = settings.min_confidence
         self.sections = [s for d in self.documents for s in d.sections]
+        # a tapped suggestion is a section question, word for word: answer from that section
+        self.section_by_question = {fold(s): s for s in self.sections}
         self.numbers = {"emergency_number": settings.emergency_number,
                         "poison_control_number": settings.poison_control_number,
                         "crisis_line": settings.crisis_line}
@@ -123,6 +126,9 @@ class Bot:
             return self._message("smalltalk", self.talk.smalltalk_replies[small], 1.0,
                                  self.talk.suggestions), state
 
+        if any(p.search(folded) for p in self.talk.off_topic):
+            return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
+
         query = self.parser.parse(text)
         if query.entities and not query.topic and state.get("topic"):
             # "and methotrexate?" after "side effects of prednisone": same question, new medicine
@@ -141,7 +147,10 @@ class Bot:
                 p.search(folded) for p in self.talk.needs_medicine):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
-        hits, query = self._search(query, folded, state)
+        hits, query = self._search(query, state)
+        section = self.section_by_question.get(folded)
+        if section:
+            hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
         if not hits or hits[0].coverage < self.min_confidence:
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
@@ -171,20 +180,14 @@ class Bot:
                 return kind
         return None
 
-    def _search(self, query: Query, folded: str, state: dict) -> tuple[list[Hit], Query]:
-        """Retrieval, with the medicine from earlier turns when the question leans on it."""
-        hits = self.index.search(query)
+    def _search(self, query: Query, state: dict) -> tuple[list[Hit], Query]:
+        """Retrieval; a question naming no medicine is read as about the one discussed before."""
+        # "what are biologics?" (one thing, asked what it is) is answered by the matching section
+        definition = len(query.concepts) == 1 and bool(self.talk.definition.search(fold(query.text)))
         entity = state.get("entity")
-        if query.entities or not entity:
-            return hits, query
-        followup = query.extended(self.parser.entity_concepts(entity), [entity])
-        ctx_hits = self.index.search(followup)
-        if not ctx_hits:
-            return hits, query
-        if self.talk.references.search(folded) or not hits or \
-                ctx_hits[0].coverage >= hits[0].coverage - CONTEXT_MARGIN:
-            return ctx_hits, followup
-        return hits, query
+        if entity and not query.entities:
+            query = query.extended(self.parser.entity_concepts(entity), [entity])
+        return self.index.search(query, definition=definition), query
 
     def _answer(self, hits: list[Hit]) -> dict:
         best = hits[0].passage

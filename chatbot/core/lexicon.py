@@ -103,6 +103,13 @@ class Lexicon:
         return [m for m in found if not any(o.start <= m.start and m.end <= o.end and
                                             o.end - o.start > m.end - m.start for o in found)]
 
+    def specific(self, matches: list[Match]) -> list[Match]:
+        """Drops a class matched on the same words as one of its members ("methotrexate" is a
+        medicine first; its classes are only implied)."""
+        return [m for m in matches if not any(
+            o is not m and (o.start, o.end) == (m.start, m.end) and self.is_parent(m.entry, o.entry)
+            for o in matches)]
+
     def is_parent(self, parent: Entry, child: Entry) -> bool:
         """True when `parent` is a class that takes in `child` (a medicine, or a narrower class)."""
         if parent.group != "classes" or not child.is_entity or parent is child:

@@ -16,6 +16,7 @@ from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, words
 
 CLASS_CREDIT = 0.5
+SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
 
 Alternative = tuple[frozenset[str], float]  # stems that must all appear, credit when they do
 
@@ -68,7 +69,8 @@ class QueryParser:
 
     def alternatives(self, match: Match) -> list[Alternative]:
         """An entry's article phrases, plus part credit for the class of a medicine."""
-        out = [(self._content(a), 1.0) for a in match.entry.article]
+        credit = 1.0 if match.entry.is_entity else SYNONYM_CREDIT
+        out = [(self._content(a), credit) for a in match.entry.article]
         for a in match.entry.article:
             for m in self.lexicon.matches(list(a), ENTITY_GROUPS):
                 if m.entry is not match.entry:
@@ -79,12 +81,9 @@ class QueryParser:
         raw = words(text)
         fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
         stems = [self.analyzer.stem(w) for w in fixed]
-        found = self.lexicon.matches(stems)
-        # "methotrexate" also matches its classes (immunosuppressants ...): keep the most specific
-        # entry; the classes come back below as part credit
-        matches = sorted((m for m in found if not any(
-            o is not m and (o.start, o.end) == (m.start, m.end) and self.lexicon.is_parent(m.entry, o.entry)
-            for o in found)), key=lambda m: (m.start, m.start - m.end))
+        # a medicine's classes come back below as part credit
+        matches = sorted(self.lexicon.specific(self.lexicon.matches(stems)),
+                         key=lambda m: (m.start, m.start - m.end))
         query = Query(text, corrected={w: f for w, f in zip(raw, fixed) if w != f})
         for m in matches:
             if m.entry.is_entity and m.entry.name not in query.entities:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from rank_bm25 import BM25Okapi
 
 from chatbot.core.corpus import Passage
-from chatbot.core.lexicon import Lexicon
+from chatbot.core.lexicon import ENTITY_GROUPS, Lexicon
 from chatbot.core.query import Concept, Query
 from chatbot.core.text import Analyzer, words
 
@@ -24,7 +24,11 @@ from chatbot.core.text import Analyzer, words
 # and a nudge toward a section's first passage, which answers its question directly.
 WEIGHTS = {"coverage": 0.65, "bm25": 0.07, "heading": 0.15, "pairs": 0.08, "named": 0.08,
            "early": 0.06, "lead": 0.03}
-EARLY_WORDS = 8  # what a passage is about is said in its first words
+# "what is X?" is answered by the section that asks it
+DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}
+EARLY_WORDS = 8
+CONTEXT_WEIGHT = 0.3
+UNKNOWN_WEIGHT = 0.75  # a word the article never uses, relative to its rarest word  # what a passage is about is said in its first words
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class Index:
         self.leads = [p.id.endswith("/1") for p in passages]
         self.early_sets = [frozenset(self.terms(" ".join(p.text.split()[:EARLY_WORDS]))) for p in passages]
         self.vocabulary = frozenset().union(*self.doc_sets)
-        self.unknown_weight = max(self.bm25.idf.values())
+        self.unknown_weight = UNKNOWN_WEIGHT * max(self.bm25.idf.values())
 
     def passage_terms(self, passage: Passage) -> list[str]:
         """Stems of the section question and the text, plus the generic/brand names of medicines in them."""
@@ -66,14 +70,20 @@ class Index:
         plain = words(text)
         stems = [self.analyzer.stem(w) for w in plain]
         terms = [s for w, s in zip(plain, stems) if self.analyzer.is_content(w)]
-        for m in self.lexicon.matches(stems, ("drugs",)):  # brand and generic find each other
-            terms += [s for phrase in m.entry.phrases for s in phrase.split()
+        for m in self.lexicon.specific(self.lexicon.matches(stems, ENTITY_GROUPS)):
+            # a medicine brings all its names (brand and generic find each other); a class named
+            # in other words ("immunomodulatory") brings its own name
+            names = m.entry.phrases if m.entry.group == "drugs" else [" ".join(a) for a in m.entry.article]
+            terms += [s for phrase in names for s in phrase.split()
                       if s not in terms and s not in self.analyzer.stopwords]
         return terms
 
     def weight(self, concept: Concept) -> float:
+        """IDF of the concept's rarest known stem; a concept from an earlier turn counts less,
+        so it picks among passages that answer the new question rather than overriding it."""
         known = [self.bm25.idf[s] for s in concept.stems if s in self.bm25.idf]
-        return max(known) if known else self.unknown_weight
+        w = max(known) if known else self.unknown_weight
+        return w * CONTEXT_WEIGHT if concept.from_context else w
 
     def coverage(self, query: Query, doc: frozenset[str]) -> float:
         total = matched = 0.0
@@ -111,13 +121,13 @@ class Index:
         return sum(1 for c in named if any(stems <= doc for stems, credit in c.alternatives
                                            if credit == 1.0)) / len(named)
 
-    def search(self, query: Query, k: int = 5) -> list[Hit]:
+    def search(self, query: Query, k: int = 5, definition: bool = False) -> list[Hit]:
         """The k best passages, best first; empty when the query has no content words."""
         if not query.concepts:
             return []
         scores = self.bm25.get_scores(query.terms)
         top = max(scores.max(), 1e-9)
-        w = WEIGHTS
+        w = DEFINITION_WEIGHTS if definition else WEIGHTS
         hits = []
         for i, passage in enumerate(self.passages):
             cov = self.coverage(query, self.doc_sets[i])
