@@ -150,6 +150,46 @@ def test_context_is_kept_per_connection_and_reset_forgets_it(server):
     assert strip(forgotten) == strip(fresh)
 
 
+@pytest.mark.parametrize("first, follow_up, expected", [
+    ("what is dupilumab", "what are the side effects?", "conjunctivitis"),
+])
+def test_context_from_one_connection_continues_on_a_fresh_one(server, first, follow_up,
+                                                              expected):
+    """What the widget does on every page: a new websocket, the last reply's context."""
+    old, _ = connect(server)
+    answered = ask(old, first)
+    old.close()
+    assert answered["type"] == "reply" and isinstance(answered["context"], dict)
+    new, _ = connect(server)
+    carried = exchange(new, {"type": "ask", "id": "f", "text": follow_up,
+                             "context": answered["context"]})
+    new.close()
+    fresh, _ = connect(server)
+    without = ask(fresh, follow_up)
+    fresh.close()
+    assert carried["kind"] == "answer" and expected in carried["text"].lower()
+    assert expected not in without["text"].lower()  # the context made the difference
+    _, _, over_rest = rest_ask(server, {"text": follow_up, "context": answered["context"]})
+    assert {k: v for k, v in carried.items() if k != "id"} == over_rest
+
+
+def test_a_sent_context_replaces_the_connections_own_and_reset_forgets_it(server):
+    follow_up = "what are the side effects?"
+    _, _, dupilumab = rest_ask(server, {"text": "what is dupilumab"})
+    _, _, expected = rest_ask(server, {"text": follow_up, "context": dupilumab["context"]})
+    _, _, fresh = rest_ask(server, {"text": follow_up})
+    ws, _ = connect(server)
+    ask(ws, "what is methotrexate")
+    switched = exchange(ws, {"type": "ask", "text": follow_up, "context": dupilumab["context"]})
+    again = exchange(ws, {"type": "ask", "text": follow_up, "context": None})  # the connection's
+    exchange(ws, {"type": "reset"})
+    forgotten = ask(ws, follow_up)
+    ws.close()
+    strip = lambda r: {k: v for k, v in r.items() if k != "id"}  # noqa: E731
+    assert strip(switched) == strip(again) == expected
+    assert strip(forgotten) == fresh != expected
+
+
 def test_one_connections_context_does_not_leak_into_another(server):
     follow_up = "what are its side effects?"
     a, _ = connect(server)
@@ -182,6 +222,10 @@ BAD_FRAMES = [
                  id="text-over-500"),
     pytest.param({"type": "ask", "id": {"a": 1}, "text": "hi"}, "invalid_id", None, id="object-id"),
     pytest.param({"type": "ask", "id": "x" * 101, "text": "hi"}, "invalid_id", None, id="long-id"),
+    pytest.param({"type": "ask", "id": "c1", "text": "hi", "context": "junk"}, "invalid_context",
+                 "c1", id="string-context"),
+    pytest.param({"type": "ask", "id": "c2", "text": "hi", "context": [1, 2]}, "invalid_context",
+                 "c2", id="list-context"),
     pytest.param(json.dumps({"type": "ask", "id": "big", "text": "a"}) + " " * 4100,
                  "message_too_large", None, id="frame-over-4KiB"),
 ]
@@ -371,9 +415,9 @@ def test_rest_gives_the_same_reply_as_the_websocket(server, question):
     ws.close()
     status, headers, over_rest = rest_ask(server, {"text": question, "context": None})
     assert status == 200 and headers["Content-Type"] == "application/json"
-    assert isinstance(over_rest.pop("context"), dict)
+    assert isinstance(over_rest["context"], dict)
     over_ws.pop("id")
-    assert over_rest == over_ws
+    assert over_rest == over_ws  # the context too
 
 
 def test_rest_context_round_trips_and_answers_carry_no_store(server):

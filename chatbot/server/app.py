@@ -97,11 +97,7 @@ def ask() -> Response:
                                  _rest_settings(settings))
         msg_id = chat.message_id(msg, settings)
         text = chat.question_text(msg, settings, msg_id)
-        context = msg.get("context")
-        if context is None:
-            context = {}
-        if not isinstance(context, dict):
-            raise ProtocolError("invalid_context", settings, msg_id)
+        context = chat.client_context(msg, settings, msg_id) or {}
         reply, new_state = chat.answer(ext["bot"], text, context, settings, log, "rest", msg_id)
     except ProtocolError as err:
         log.emit("error", code=err.code, channel="rest")

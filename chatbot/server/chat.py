@@ -94,6 +94,21 @@ def question_text(msg: dict, settings: Settings, msg_id: Any = None) -> str:
     return text
 
 
+def client_context(msg: dict, settings: Settings, msg_id: Any = None) -> dict | None:
+    """The `context` a client handed back from its last reply; None when it sent none.
+
+    Clients keep the context so a conversation outlives a connection (REST has no
+    connection at all; the widget opens a new websocket on every page). The object is
+    opaque: the engine keeps only what it recognises in it.
+    """
+    context = msg.get("context")
+    if context is None:
+        return None
+    if not isinstance(context, dict):
+        raise ProtocolError("invalid_context", settings, msg_id)
+    return context
+
+
 def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, channel: str,
            msg_id: Any = None) -> tuple[dict, dict]:
     """Asks the engine and logs the outcome; an engine failure becomes `internal_error`."""
@@ -110,7 +125,11 @@ def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, chann
 
 
 class Conversation:
-    """One websocket connection: its context, its rate limit and its error counts."""
+    """One websocket connection: its context, its rate limit and its error counts.
+
+    A `context` sent with a question replaces the connection's own, so a client that
+    reconnects (a new page, a dropped network) carries its conversation on.
+    """
 
     def __init__(self, bot, settings: Settings, log: EventLog):
         self.bot = bot
@@ -146,9 +165,10 @@ class Conversation:
         if kind != "ask":
             raise ProtocolError("unknown_type", self.settings, msg_id)
         text = question_text(msg, self.settings, msg_id)
-        reply, self.state = answer(self.bot, text, self.state, self.settings, self.log, "ws",
-                                   msg_id)
-        return {"type": reply.get("type", "reply"), "id": msg_id, **reply}
+        context = client_context(msg, self.settings, msg_id)
+        start = self.state if context is None else context
+        reply, self.state = answer(self.bot, text, start, self.settings, self.log, "ws", msg_id)
+        return {"type": reply.get("type", "reply"), "id": msg_id, **reply, "context": self.state}
 
     def _id_if_any(self, raw: str | bytes) -> Any:
         """Best effort: the id of a refused frame, so the client knows which one it was."""
