@@ -7,16 +7,19 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gunicorn.config import Config
+
 from chatbot.server.run import GUNICORN_OPTIONS
 from conftest import ROOT, free_port, procfile_command
 
 
 def test_serve_uses_the_same_gunicorn_options_as_the_procfile():
+    """Read by gunicorn's own parser, so flags like --no-control-socket map to their settings."""
     cmd = procfile_command(8000)
-    flags = {cmd[i]: cmd[i + 1] for i in range(len(cmd) - 1) if cmd[i].startswith("--")}
-    assert cmd[1] == "chatbot.server:create_app()"
-    expected = {f"--{key.replace('_', '-')}": str(value) for key, value in GUNICORN_OPTIONS.items()}
-    assert {k: flags.get(k) for k in expected} == expected
+    assert cmd[0] == "gunicorn"
+    procfile = vars(Config().parser().parse_args(cmd[1:]))
+    assert procfile["args"] == ["chatbot.server:create_app()"]
+    assert {key: procfile[key] for key in GUNICORN_OPTIONS} == GUNICORN_OPTIONS
 
 
 def test_chatbot_serve_prints_the_url_and_serves_the_chat(tmp_path):
@@ -43,3 +46,13 @@ def test_chatbot_serve_prints_the_url_and_serves_the_chat(tmp_path):
             proc.wait(timeout=20)
         out.close()
     assert proc.returncode == 0  # a clean shutdown on SIGTERM
+
+
+def test_servers_do_not_share_a_control_socket(server_factory, tmp_path):
+    """gunicorn's default control socket is one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl):
+    two servers on one machine would take it over from each other. The Procfile turns it off."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for _ in range(2):
+        server_factory(env={"XDG_RUNTIME_DIR": str(runtime)})
+    assert list(runtime.iterdir()) == []

@@ -20,6 +20,10 @@ GUNICORN_OPTIONS = {
     "worker_connections": 2000,
     "timeout": 30,
     "graceful_timeout": 10,
+    # gunicorn >= 25.1 opens a control socket at one path per user ($XDG_RUNTIME_DIR or
+    # ~/.gunicorn/gunicorn.ctl), so a second server on the machine takes over the first's.
+    # Nothing here uses gunicornc; operators manage the process with signals.
+    "control_socket_disable": True,
 }
 
 
