@@ -21,7 +21,7 @@ class CorpusError(ValueError):
     """A corpus file cannot be used; the message names the file, the line and the fix."""
 
     def __init__(self, path: Path, line: int, problem: str):
-        super().__init__(f"{path}:{line}: {problem}")
+        super().__init__(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
         self.path, self.line, self.problem = path, line, problem
 
 
@@ -73,6 +73,9 @@ def _front_matter(path: Path, lines: list[str]) -> tuple[dict[str, str], int]:
             return meta, i + 1
         if not line.strip():
             continue
+        if line.startswith("#"):
+            raise CorpusError(path, i + 1, "front matter is not closed: add a '---' line before "
+                                           "the first heading")
         key, sep, value = line.partition(":")
         if not sep or not key.strip() or " " in key.strip():
             raise CorpusError(path, i + 1, f"front matter line is not 'key: value': {line.strip()!r}")

@@ -9,7 +9,6 @@ medicines: they are also applied to the article itself (so "Dupixent" and
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -44,10 +43,13 @@ class Lexicon:
     def __init__(self, entries: list[Entry], plain_words: frozenset[str] = frozenset()):
         self.entries = entries
         self.plain_words = plain_words  # every word written in the file: spelling targets
-        self._patterns = [
-            (e, re.compile(r"(?<!\S)(?:" + "|".join(re.escape(p) for p in
-                                                   sorted(e.phrases, key=len, reverse=True)) + r")(?!\S)"))
-            for e in entries]
+        # phrase (as a tuple of stems) -> the entries it belongs to; a dict probe per word span
+        # is much cheaper to build and to run than one regex per entry
+        self._phrases: dict[tuple[str, ...], list[Entry]] = {}
+        for e in entries:
+            for p in e.phrases:
+                self._phrases.setdefault(tuple(p.split()), []).append(e)
+        self._longest = max((len(k) for k in self._phrases), default=0)
 
     @classmethod
     def load(cls, path: Path, stem: Callable[[str], str], stopwords: frozenset[str]) -> "Lexicon":
@@ -85,20 +87,12 @@ class Lexicon:
 
     def matches(self, stems: list[str], groups: tuple[str, ...] = GROUPS) -> list[Match]:
         """Every entry whose phrase occurs in the stem sequence, with the word span it covers."""
-        text = " ".join(stems)
-        # map character offsets back to word positions
-        starts, pos = {}, 0
-        for i, s in enumerate(stems):
-            starts[pos] = i
-            pos += len(s) + 1
         found = []
-        for entry, pattern in self._patterns:
-            if entry.group not in groups:
-                continue
-            for m in pattern.finditer(text):
-                start = starts.get(m.start())
-                if start is not None:
-                    found.append(Match(entry, start, start + len(m.group(0).split())))
+        for start in range(len(stems)):
+            for end in range(start + 1, min(len(stems), start + self._longest) + 1):
+                for entry in self._phrases.get(tuple(stems[start:end]), ()):
+                    if entry.group in groups:
+                        found.append(Match(entry, start, end))
         # a phrase inside a longer one is not meant: "steroid cream" is topical, not a corticosteroid
         return [m for m in found if not any(o.start <= m.start and m.end <= o.end and
                                             o.end - o.start > m.end - m.start for o in found)]

@@ -1,11 +1,12 @@
 """BM25 over passages, with the section question counted as part of each passage.
 
-BM25 (rank-bm25) orders passages; the confidence is how much of the question
-a passage answers: the share of the question's concepts, weighted by their
-IDF, found in the passage or its section question. A word the article never
-uses ("cost", "alcohol", "world cup") weighs as much as the rarest article
-word, so questions about things the article does not discuss score low
-instead of landing on the nearest passage.
+The confidence is how much of the question a passage answers: the share of
+the question's concepts, weighted by their IDF, found in the passage or its
+section question. A word the article never uses ("cost", "world cup") weighs
+nearly as much as the rarest article word, so questions about things the
+article does not discuss score low instead of landing on the nearest passage.
+Passages are ordered mostly by that share; BM25 (rank-bm25) and a few
+features of where the words sit break the ties.
 """
 from __future__ import annotations
 
@@ -18,17 +19,17 @@ from chatbot.core.lexicon import ENTITY_GROUPS, Lexicon
 from chatbot.core.query import Concept, Query
 from chatbot.core.text import Analyzer, words
 
-# How passages are ordered: mostly by how much of the question they answer,
-# then by BM25, by whether the section question itself matches, by whether the
-# question's word pairs appear side by side ("side effects of JAK inhibitors"),
-# and a nudge toward a section's first passage, which answers its question directly.
+# coverage: share of the question answered; bm25: the classic score; heading: the section
+# question matches; pairs: the question's neighbouring words are neighbours here too ("side
+# effects of JAK inhibitors"); named: the medicine asked about is named, not just its class;
+# early: the passage is about it from its first words; lead: a section's first passage,
+# which answers the section question directly.
 WEIGHTS = {"coverage": 0.65, "bm25": 0.07, "heading": 0.15, "pairs": 0.08, "named": 0.08,
            "early": 0.06, "lead": 0.03}
-# "what is X?" is answered by the section that asks it
-DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}
+DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}  # "what is X?": the section asking it
 EARLY_WORDS = 8
-CONTEXT_WEIGHT = 0.3
-UNKNOWN_WEIGHT = 0.75  # a word the article never uses, relative to its rarest word  # what a passage is about is said in its first words
+CONTEXT_WEIGHT = 0.3  # a concept carried over from an earlier turn
+UNKNOWN_WEIGHT = 0.75  # a word the article never uses, relative to its rarest word
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,18 @@ class Hit:
     coverage: float  # 0..1: share of the question this passage answers
 
 
+@dataclass(frozen=True)
+class Features:
+    """What ranking looks at in one passage, computed once when the index is built."""
+    terms: frozenset[str]  # section question + text + medicine names
+    text: frozenset[str]  # the text alone
+    heading: frozenset[str]  # the section question, with medicine names
+    heading_plain: frozenset[str]  # the section question's own stems
+    early: frozenset[str]  # the first words
+    pairs: frozenset[tuple[str, str]]  # neighbouring stems
+    lead: bool  # first passage of its section
+
+
 class Index:
     def __init__(self, passages: list[Passage], analyzer: Analyzer, lexicon: Lexicon):
         if not passages:
@@ -45,28 +58,26 @@ class Index:
         self.passages = passages
         self.analyzer = analyzer
         self.lexicon = lexicon
-        docs = [self.passage_terms(p) for p in passages]
+        headings: dict[str, list[str]] = {}
+        docs, self.features = [], []
+        for i, p in enumerate(passages):
+            heading = headings.get(p.section)
+            if heading is None:
+                heading = headings[p.section] = self.terms(p.section)
+            text = self.terms(p.text)
+            docs.append(heading + text)
+            plain = analyzer.terms(p.section + " . " + p.text)
+            self.features.append(Features(
+                terms=frozenset(heading + text), text=frozenset(text), heading=frozenset(heading),
+                heading_plain=frozenset(analyzer.terms(p.section)),
+                early=frozenset(self.terms(" ".join(p.text.split()[:EARLY_WORDS]))),
+                pairs=frozenset(zip(plain, plain[1:])),
+                lead=i == 0 or passages[i - 1].section != p.section))
         self.bm25 = BM25Okapi(docs)
-        self.doc_sets = [frozenset(d) for d in docs]
-        self.heading_sets = [(frozenset(self.terms(p.section)), frozenset(analyzer.terms(p.section)))
-                             for p in passages]
-        self.pair_sets = [self.pairs(p.section + " . " + p.text) for p in passages]
-        self.text_sets = [frozenset(self.terms(p.text)) for p in passages]
-        self.leads = [p.id.endswith("/1") for p in passages]
-        self.early_sets = [frozenset(self.terms(" ".join(p.text.split()[:EARLY_WORDS]))) for p in passages]
-        self.vocabulary = frozenset().union(*self.doc_sets)
         self.unknown_weight = UNKNOWN_WEIGHT * max(self.bm25.idf.values())
 
-    def passage_terms(self, passage: Passage) -> list[str]:
-        """Stems of the section question and the text, plus the generic/brand names of medicines in them."""
-        return self.terms(passage.section + " . " + passage.text)
-
-    def pairs(self, text: str) -> frozenset[tuple[str, str]]:
-        """Neighbouring content stems, for phrase matches."""
-        stems = self.analyzer.terms(text)
-        return frozenset(zip(stems, stems[1:]))
-
     def terms(self, text: str) -> list[str]:
+        """Content stems of `text`, plus the names of the medicines and classes it mentions."""
         plain = words(text)
         stems = [self.analyzer.stem(w) for w in plain]
         terms = [s for w, s in zip(plain, stems) if self.analyzer.is_content(w)]
@@ -102,12 +113,12 @@ class Index:
                                           for x in a.stems for y in b.stems))
         return hit / len(qp)
 
-    def heading_match(self, query: Query, heading: tuple[frozenset[str], frozenset[str]]) -> float:
+    def heading_match(self, query: Query, f: Features) -> float:
         """F1 of question and section question: covering the question, and not much besides."""
-        expanded, heading = heading
+        heading = f.heading_plain
         if not heading:
             return 0.0
-        recall = self.coverage(query, expanded)
+        recall = self.coverage(query, f.heading)
         asked = frozenset(s for c in query.concepts for alt, credit in c.alternatives if credit == 1.0
                           for s in alt)
         precision = len(heading & asked) / len(heading)
@@ -130,12 +141,14 @@ class Index:
         w = DEFINITION_WEIGHTS if definition else WEIGHTS
         hits = []
         for i, passage in enumerate(self.passages):
-            cov = self.coverage(query, self.doc_sets[i])
-            score = (w["coverage"] * cov + w["named"] * self.named_share(query, self.text_sets[i]) + w["bm25"] * scores[i] / top
-                     + w["heading"] * self.heading_match(query, self.heading_sets[i])
-                     + w["pairs"] * self.pair_share(query, self.pair_sets[i])
-                     + w["early"] * self.coverage(query, self.early_sets[i])
-                     + w["lead"] * self.leads[i])
+            f = self.features[i]
+            cov = self.coverage(query, f.terms)
+            score = (w["coverage"] * cov + w["named"] * self.named_share(query, f.text)
+                     + w["bm25"] * scores[i] / top
+                     + w["heading"] * self.heading_match(query, f)
+                     + w["pairs"] * self.pair_share(query, f.pairs)
+                     + w["early"] * self.coverage(query, f.early)
+                     + w["lead"] * f.lead)
             hits.append(Hit(passage, score, cov))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]

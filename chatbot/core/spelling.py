@@ -13,6 +13,7 @@ from itertools import combinations
 from nltk.metrics.distance import edit_distance
 
 MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from ordinary words
+MIN_TARGET_LEXICON_WORD = 6  # lexicon words are drug and lay terms, so a little shorter is safe
 MIN_WORD = 4
 
 
@@ -32,16 +33,24 @@ class SpellingCorrector:
     def __init__(self, known: set[str], targets: set[str]):
         """`known` words are left alone; unknown words are corrected only to `targets`."""
         self.known = frozenset(known)
-        self._index: dict[str, list[str]] = {}
-        for target in sorted(targets):
-            for key in _deletes(target, _max_distance(target)):
-                self._index.setdefault(key, []).append(target)
+        self._targets = sorted(targets)
+        self._index: dict[str, list[str]] | None = None  # built on the first unknown word
         self._cache: dict[str, str] = {}
+
+    def _deletion_index(self) -> dict[str, list[str]]:
+        """Built lazily: most questions need no correction, and `ask` should start fast."""
+        if self._index is None:
+            index: dict[str, list[str]] = {}
+            for target in self._targets:
+                for key in _deletes(target, _max_distance(target)):
+                    index.setdefault(key, []).append(target)
+            self._index = index
+        return self._index
 
     @classmethod
     def for_vocabulary(cls, article_words: set[str], lexicon_words: set[str]) -> "SpellingCorrector":
         targets = {w for w in article_words if len(w) >= MIN_TARGET_ARTICLE_WORD and w.isalpha()}
-        targets |= {w for w in lexicon_words if len(w) >= MIN_WORD + 1 and w.isalpha()}
+        targets |= {w for w in lexicon_words if len(w) >= MIN_TARGET_LEXICON_WORD and w.isalpha()}
         return cls(article_words | lexicon_words, targets)
 
     def correct(self, word: str) -> str:
@@ -53,7 +62,8 @@ class SpellingCorrector:
             return cached
         limit = _max_distance(word)
         best, best_d = word, limit + 1
-        candidates = {c for key in _deletes(word, limit) for c in self._index.get(key, ())}
+        index = self._deletion_index()
+        candidates = {c for key in _deletes(word, limit) for c in index.get(key, ())}
         for cand in sorted(candidates):
             if abs(len(cand) - len(word)) > limit or cand[0] != word[0] and len(word) < 6:
                 continue

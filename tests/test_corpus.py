@@ -1,0 +1,112 @@
+"""The chunker: passages are verbatim article text, lists keep their lead-in, bad files fail loudly."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chatbot.config import Settings
+from chatbot.core import load_bot
+from chatbot.core.corpus import CorpusError, load_corpus, parse_document
+
+from conftest import ROOT, SHARED
+
+ARTICLE = SHARED / "article" / "systemic-immunomodulators-eczema.txt"
+CORPUS = ROOT / "corpus"
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("•", " ")).strip()
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return load_corpus(CORPUS)[0]
+
+
+def test_every_passage_is_verbatim_article_text(doc):
+    original = squash(ARTICLE.read_text(encoding="utf-8"))
+    for p in doc.passages:
+        assert squash(p.text) in original, p.id
+        assert p.source_text in CORPUS.joinpath(doc.path.name).read_text(encoding="utf-8")
+
+
+def test_every_article_paragraph_is_in_some_passage(doc):
+    """Restoring the questions lost nothing: each paragraph of the original is answerable."""
+    passages = " ".join(squash(p.text) for p in doc.passages)
+    paragraphs = [squash(b) for b in ARTICLE.read_text(encoding="utf-8").split("\n\n") if b.strip()]
+    missing = [b for b in paragraphs[1:-1] if b not in passages]  # intro and bio live elsewhere
+    assert not missing
+
+
+@pytest.mark.parametrize("lead, bullet", [
+    ("Methotrexate can cause:", "mouth sores"),
+    ("The potential side effects of JAK inhibitors include:", "low platelet count"),
+    ("Immunosuppressants used to treat moderate to severe eczema include:", "azathioprine"),
+])
+def test_bullets_stay_with_their_lead_in(doc, lead, bullet):
+    [p] = [p for p in doc.passages if p.text.startswith(lead)]
+    assert f"• {bullet}" in p.text.splitlines()
+
+
+def test_passages_are_short_and_ids_unique_and_stable(doc):
+    assert all(p.word_count <= 150 for p in doc.passages)
+    ids = [p.id for p in doc.passages]
+    assert len(set(ids)) == len(ids)
+    again = parse_document(doc.path)
+    assert [p.id for p in again.passages] == ids
+
+
+def test_front_matter_is_read(doc):
+    assert doc.title and doc.author == "Dr. Joan Paul"
+    assert "What are JAK inhibitors?" in doc.sections
+
+
+GOOD = "---\ntitle: T\nauthor: A\n---\n\n## A question?\n\nAn answer.\n"
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("## Q?\n\nA.\n", 1, "front matter"),
+    ("---\ntitle: T\n---\n\n## Q?\n\nA.\n", 3, "author"),
+    ("---\ntitle: T\nauthor: A\n\n## Q?\n\nA.\n", 5, "not closed"),
+    ("---\ntitle: T\nauthor: A\n", 3, "not closed"),
+    ("---\ntitle: T\nauthor A\n---\n\n## Q?\n\nA.\n", 3, "not 'key: value'"),
+    ("---\ntitle: T\nauthor: A\n---\n\nStray text.\n\n## Q?\n\nA.\n", 6, "before the first"),
+    ("---\ntitle: T\nauthor: A\n---\n\n## Q?\n\n## R?\n\nA.\n", 6, "no answer text"),
+    ("---\ntitle: T\nauthor: A\n---\n\n## Q?\n\nA.\n\n## Q?\n\nB.\n", 10, "appears twice"),
+    ("---\ntitle: T\nauthor: A\n---\n\n# Big title\n\n## Q?\n\nA.\n", 6, "only '## question'"),
+    ("---\ntitle: T\nauthor: A\n---\n", 4, "no '## question'"),
+])
+def test_malformed_file_names_file_line_and_problem(tmp_path, text, line, words):
+    path = tmp_path / "bad.md"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CorpusError) as err:
+        parse_document(path)
+    assert err.value.line == line
+    assert words in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_good_minimal_file_parses(tmp_path):
+    path = tmp_path / "ok.md"
+    path.write_text(GOOD, encoding="utf-8")
+    assert [p.text for p in parse_document(path).passages] == ["An answer."]
+
+
+def test_nothing_starts_on_a_broken_corpus(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    (tmp_path / "corpus" / "broken.md").write_text("no front matter\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="broken.md:1"):
+        load_bot(Settings(corpus_dir=tmp_path / "corpus"))
+
+
+def test_a_second_article_dropped_in_is_indexed(tmp_path):
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    (tmp_path / "corpus" / "sunscreen.md").write_text(
+        "---\ntitle: Sun care\nauthor: Dr. Sol\n---\n\n## Which sunscreen protects eczema skin?\n\n"
+        "A mineral sunscreen with zinc oxide is gentle on eczema-prone skin.\n", encoding="utf-8")
+    bot = load_bot(Settings(corpus_dir=tmp_path / "corpus"))
+    reply, _ = bot.reply("is zinc oxide sunscreen ok for eczema skin", {})
+    assert reply["kind"] == "answer"
+    assert reply["source"]["author"] == "Dr. Sol" and "zinc oxide" in reply["text"]

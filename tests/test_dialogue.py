@@ -1,0 +1,130 @@
+"""Conversations: follow-ups, small talk, clarifying, the reply object, and the score over
+realistic patient questions (ours in tests/data and the shared examples)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from conftest import DEV_CASES, ROOT
+
+sys.path.insert(0, str(DEV_CASES.parent))
+from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judged by)
+
+KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
+PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
+
+
+def load_cases(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def converse(bot, turns):
+    state, reply = {}, None
+    for turn in turns:
+        reply, state = bot.reply(turn, state)
+    return reply, state
+
+
+def assert_reply_object(reply):
+    assert set(reply) == {"type", "kind", "text", "disclaimer", "confidence", "suggestions", "source"}
+    assert reply["type"] == "reply" and reply["kind"] in KINDS
+    assert reply["text"].strip() and reply["disclaimer"].strip()
+    assert 0.0 <= reply["confidence"] <= 1.0
+    assert len(reply["suggestions"]) <= 3 and all(isinstance(s, str) for s in reply["suggestions"])
+    if reply["kind"] == "answer":
+        assert set(reply["source"]) == {"title", "author", "section", "passage_id"}
+        assert len(reply["text"].split()) <= 150
+    else:
+        assert reply["source"] is None
+    json.dumps(reply)
+
+
+@pytest.mark.parametrize("case", load_cases(DEV_CASES), ids=lambda c: c["id"])
+def test_shared_example_conversation(bot, case):
+    reply, _ = converse(bot, case["turns"])
+    assert judge(reply, case["expect"], 150) is None, reply
+
+
+def test_patient_question_set_scores_at_least_95_percent(bot):
+    cases = load_cases(PATIENT_CASES)
+    failures = [(c["id"], c["turns"]) for c in cases
+                if judge(converse(bot, c["turns"])[0], c["expect"], 150)]
+    assert len(failures) <= 0.05 * len(cases), failures
+
+
+@pytest.mark.parametrize("case", [c for c in load_cases(PATIENT_CASES)
+                                  if c["cat"] in {"emergency", "crisis"}], ids=lambda c: c["id"])
+def test_every_safety_case_in_the_patient_set_is_right(bot, case):
+    reply, _ = converse(bot, case["turns"])
+    assert reply["kind"] == case["expect"]["kind"]
+
+
+@pytest.mark.parametrize("turns", [
+    ["can I take methotrexate pregnant"], ["good morning"], ["side effects"], ["zxcvb"],
+    ["I can't breathe"], ["I want to die"], ["what is dupilumab", "what are the side effects?"],
+])
+def test_every_kind_is_a_valid_reply_object_with_a_disclaimer(bot, turns):
+    assert_reply_object(converse(bot, turns)[0])
+
+
+def test_follow_up_uses_the_medicine_from_context(bot):
+    reply, state = converse(bot, ["tell me about Dupixent", "what are its side effects?"])
+    assert "conjunctivitis" in reply["text"]
+    assert state["entity"] == "dupilumab"
+
+
+def test_a_new_medicine_overrides_the_context(bot):
+    reply, state = converse(bot, ["what is dupilumab", "what are the side effects of cyclosporine"])
+    assert "kidney damage" in reply["text"] and state["entity"] == "cyclosporine"
+
+
+def test_and_what_about_another_medicine_keeps_the_question(bot):
+    reply, _ = converse(bot, ["what are the side effects of prednisone", "and methotrexate?"])
+    assert "mouth sores" in reply["text"]
+
+
+def test_context_does_not_hijack_an_unrelated_question(bot):
+    reply, _ = converse(bot, ["what is dupilumab", "can stress trigger eczema"])
+    assert "Stress can be an eczema trigger" in reply["text"]
+
+
+def test_side_effects_with_no_medicine_asks_which(bot):
+    reply, _ = converse(bot, ["side effects"])
+    assert reply["kind"] == "clarify"
+    assert any("methotrexate" in s for s in reply["suggestions"])
+    follow, _ = bot.reply(reply["suggestions"][0], {})
+    assert follow["kind"] == "answer"
+
+
+@pytest.mark.parametrize("text", ["hi", "good morning", "thanks so much!", "thank you for the help",
+                                  "bye", "who are you"])
+def test_small_talk(bot, text):
+    reply, _ = bot.reply(text, {})
+    assert reply["kind"] == "smalltalk" and reply["suggestions"]
+
+
+def test_greeting_with_a_question_is_answered(bot):
+    reply, _ = bot.reply("hi! can I take mtx if im pregnant", {})
+    assert reply["kind"] == "answer" and "pregnancy category X" in reply["text"]
+
+
+def test_answers_offer_related_section_questions(bot):
+    reply, _ = bot.reply("side effects of methotrexate", {})
+    assert reply["suggestions"] and reply["source"]["section"] not in reply["suggestions"]
+    assert all(s in bot.sections for s in reply["suggestions"])
+
+
+@pytest.mark.parametrize("state", [None, {}, {"entity": "not-a-drug"}, {"entity": 5, "topic": []},
+                                   {"topic": "x" * 100_000}, "junk", [1, 2]])
+def test_junk_state_is_ignored_not_trusted(bot, state):
+    reply, new_state = bot.reply("what are its side effects?", state)
+    assert_reply_object(reply)
+    assert set(new_state) <= {"entity", "topic"}
+    assert len(json.dumps(new_state)) < 1000
+
+
+def test_welcome(bot):
+    w = bot.welcome()
+    assert w["text"] and w["disclaimer"] and 0 < len(w["suggestions"]) <= 3

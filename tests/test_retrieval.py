@@ -1,0 +1,88 @@
+"""Retrieval over realistic patient phrasings: brands, typos, lay words, and honest misses."""
+from __future__ import annotations
+
+import pytest
+
+from chatbot.core.spelling import SpellingCorrector
+
+ANSWERS = [
+    ("can i take mtx if im pregnant", "pregnancy category X"),
+    ("dupixant pink eye", "conjunctivitis"),
+    ("Dupixent side effects", "conjunctivitis"),
+    ("dupilumab side effects", "conjunctivitis"),
+    ("metotrexate side efects", "mouth sores"),
+    ("is rinvoq a pill", "takes by mouth"),
+    ("cellcept diarrhea", "colitis"),
+    ("imuran side effects", "Stevens-Johnson"),
+    ("adbry eosinophils", "eosinophils"),
+    ("labs on methotrexate", "blood tests"),
+    ("steroid pills long term", "cannot be used long-term"),
+    ("can i breastfeed on methotrexate", "pregnant or nursing"),
+    ("do jak inhibitors raise blood pressure", "high blood pressure"),
+    ("what are biologics", "target specific parts of the immune system"),
+    ("what is an immunomodulator", "class of medications that influences the immune system"),
+    ("Ruxolitinib cream", "Ruxolitinib (Opzelura)"),
+    ("does stress make eczema worse", "Stress can be an eczema trigger"),
+]
+
+NOT_COVERED = [
+    "who won the world cup",
+    "how much does rinvoq cost per month",
+    "what is the dose of prednisone for a child",
+    "can I take dupixent with alcohol",
+    "how long does dupixent take to work",
+    "is dupixent covered by medicare",
+    "how do I inject dupixent",
+    "what time is it",
+    "zxcvb",
+]
+
+
+@pytest.mark.parametrize("question, phrase", ANSWERS)
+def test_patient_phrasing_finds_the_passage(bot, question, phrase):
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "answer", reply
+    assert phrase in reply["text"]
+    assert reply["text"] == next(p.text for p in bot.passages if p.id == reply["source"]["passage_id"])
+
+
+@pytest.mark.parametrize("question", NOT_COVERED)
+def test_uncovered_question_is_not_answered_with_the_nearest_passage(bot, question):
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "no_answer"
+    assert reply["source"] is None
+    assert 0 < len(reply["suggestions"]) <= 3
+    assert all(s in bot.sections for s in reply["suggestions"])
+
+
+def test_confidence_separates_answers_from_misses(bot):
+    hit, _ = bot.reply("side effects of methotrexate", {})
+    miss, _ = bot.reply("who won the world cup", {})
+    assert 0 <= miss["confidence"] < bot.min_confidence <= hit["confidence"] <= 1
+
+
+def test_every_section_question_answers_from_its_own_section(bot):
+    """Suggestion chips are section questions; tapping one must land in that section."""
+    for section in bot.sections:
+        reply, _ = bot.reply(section, {})
+        assert reply["kind"] == "answer" and reply["source"]["section"] == section
+
+
+@pytest.mark.parametrize("typo, fixed", [
+    ("metotrexate", "methotrexate"), ("dupixant", "dupixent"), ("cyclosporne", "cyclosporine"),
+    ("pregnent", "pregnant"), ("tralokinamab", "tralokinumab"),
+])
+def test_spelling_correction_reaches_known_words(bot, typo, fixed):
+    assert bot.parser.speller.correct(typo) == fixed
+
+
+@pytest.mark.parametrize("word", ["month", "women", "cost", "weather"])
+def test_everyday_words_are_not_bent_into_article_words(bot, word):
+    assert bot.parser.speller.correct(word) == word
+
+
+def test_corrector_only_targets_long_or_lexicon_words():
+    speller = SpellingCorrector.for_vocabulary({"mouth", "methotrexate"}, {"dupixent"})
+    assert speller.correct("month") == "month"
+    assert speller.correct("methotrexat") == "methotrexate"
+    assert speller.correct("dupixemt") == "dupixent"
