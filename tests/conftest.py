@@ -61,11 +61,10 @@ class ChatClient(Client):
 
 
 @dataclass
-class LiveServer:
-    """A running Procfile server; `url` is http://127.0.0.1:PORT, `ws_url` its chat endpoint."""
+class Address:
+    """A chat server on loopback: `url` is http://127.0.0.1:PORT, `ws_url` its chat endpoint,
+    `origin` what its own pages send as Origin."""
     port: int
-    proc: subprocess.Popen
-    log_path: Path
 
     @property
     def url(self) -> str:
@@ -78,6 +77,13 @@ class LiveServer:
     @property
     def origin(self) -> str:
         return self.url
+
+
+@dataclass
+class LiveServer(Address):
+    """A running server process (gunicorn master in its own process group) and its output."""
+    proc: subprocess.Popen
+    log_path: Path
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -96,11 +102,17 @@ def start_server(tmp_dir: Path, env: dict | None = None, port: int | None = None
                  timeout: float = 30.0) -> LiveServer:
     """Starts the Procfile command and waits for /healthz to answer 200."""
     port = port or free_port()
+    return launch(procfile_command(port), tmp_dir, port, env, timeout)
+
+
+def launch(cmd: list[str], tmp_dir: Path, port: int, env: dict | None = None,
+           timeout: float = 30.0) -> LiveServer:
+    """Runs a server command (the venv's scripts on PATH) and waits for /healthz to answer 200."""
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     full_env = {**os.environ, "PORT": str(port), **(env or {})}
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=full_env, stdout=log,
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     server = LiveServer(port, proc, log_path)
     deadline = time.monotonic() + timeout

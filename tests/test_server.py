@@ -13,7 +13,7 @@ import time
 import pytest
 from simple_websocket import ConnectionClosed, ConnectionError as WsRefused
 
-from conftest import DEV_CASES, SHARED, ChatClient as Client
+from conftest import DEV_CASES, SHARED, Address, ChatClient as Client
 
 REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source"}
 QUESTIONS = [
@@ -44,6 +44,20 @@ def exchange(ws: Client, frame) -> dict:
 
 def ask(ws: Client, text: str, msg_id: str = "q") -> dict:
     return exchange(ws, {"type": "ask", "id": msg_id, "text": text})
+
+
+def ask_once(server, text: str, **fields) -> dict:
+    """One question on a connection of its own, as a widget on a freshly loaded page asks."""
+    ws, _ = connect(server)
+    try:
+        return exchange(ws, {"type": "ask", "id": "q", "text": text, **fields})
+    finally:
+        ws.close()
+
+
+def as_rest(reply: dict) -> dict:
+    """A websocket reply as POST /api/ask gives it for a question sent without an id."""
+    return {k: v for k, v in reply.items() if k != "id"}
 
 
 def http_request(server, method: str, path: str, body: bytes | str | dict | None = None,
@@ -145,9 +159,8 @@ def test_context_is_kept_per_connection_and_reset_forgets_it(server):
     forgotten = ask(ws, follow_up, "4")
     ws.close()
 
-    strip = lambda r: {k: v for k, v in r.items() if k not in {"id", "context"}}  # noqa: E731
-    assert strip(kept) == strip(with_context)
-    assert strip(forgotten) == strip(fresh)
+    assert as_rest(kept) == with_context
+    assert as_rest(forgotten) == fresh
 
 
 @pytest.mark.parametrize("first, follow_up, expected", [
@@ -156,21 +169,14 @@ def test_context_is_kept_per_connection_and_reset_forgets_it(server):
 def test_context_from_one_connection_continues_on_a_fresh_one(server, first, follow_up,
                                                               expected):
     """What the widget does on every page: a new websocket, the last reply's context."""
-    old, _ = connect(server)
-    answered = ask(old, first)
-    old.close()
+    answered = ask_once(server, first)
     assert answered["type"] == "reply" and isinstance(answered["context"], dict)
-    new, _ = connect(server)
-    carried = exchange(new, {"type": "ask", "id": "f", "text": follow_up,
-                             "context": answered["context"]})
-    new.close()
-    fresh, _ = connect(server)
-    without = ask(fresh, follow_up)
-    fresh.close()
+    carried = ask_once(server, follow_up, context=answered["context"])
+    without = ask_once(server, follow_up)
     assert carried["kind"] == "answer" and expected in carried["text"].lower()
     assert expected not in without["text"].lower()  # the context made the difference
     _, _, over_rest = rest_ask(server, {"text": follow_up, "context": answered["context"]})
-    assert {k: v for k, v in carried.items() if k != "id"} == over_rest
+    assert as_rest(carried) == over_rest
 
 
 def test_a_sent_context_replaces_the_connections_own_and_reset_forgets_it(server):
@@ -185,9 +191,8 @@ def test_a_sent_context_replaces_the_connections_own_and_reset_forgets_it(server
     exchange(ws, {"type": "reset"})
     forgotten = ask(ws, follow_up)
     ws.close()
-    strip = lambda r: {k: v for k, v in r.items() if k != "id"}  # noqa: E731
-    assert strip(switched) == strip(again) == expected
-    assert strip(forgotten) == fresh != expected
+    assert as_rest(switched) == as_rest(again) == expected
+    assert as_rest(forgotten) == fresh != expected
 
 
 def test_one_connections_context_does_not_leak_into_another(server):
@@ -244,10 +249,7 @@ def test_bad_input_gets_an_error_and_the_chat_goes_on(server, frame, code, msg_i
 
 
 def test_text_of_exactly_500_characters_is_accepted(server):
-    ws, _ = connect(server)
-    reply = ask(ws, ("methotrexate " * 40)[:500])
-    ws.close()
-    assert reply["type"] == "reply"
+    assert ask_once(server, ("methotrexate " * 40)[:500])["type"] == "reply"
 
 
 def test_frames_beyond_the_hard_cap_close_the_connection_with_1009(server):
@@ -267,9 +269,7 @@ def test_rate_limit_refuses_the_21st_message_in_10_seconds(server):
         ws.send(json.dumps({"type": "ask", "id": f"r{i}", "text": "what are biologics"}))
     answers = [json.loads(ws.receive(timeout=5)) for _ in range(21)]
     # another connection is not affected by this one's flood
-    other, _ = connect(server)
-    other_reply = ask(other, "what are biologics")
-    other.close()
+    other_reply = ask_once(server, "what are biologics")
     still_limited = ask(ws, "what are biologics", "r21")
     ws.close()
     assert [a["type"] for a in answers[:20]] == ["reply"] * 20
@@ -410,14 +410,11 @@ def test_allowed_origins_setting_lets_a_clinic_site_embed_the_chat(server_factor
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_rest_gives_the_same_reply_as_the_websocket(server, question):
-    ws, _ = connect(server)
-    over_ws = ask(ws, question, "x")
-    ws.close()
+    over_ws = ask_once(server, question)
     status, headers, over_rest = rest_ask(server, {"text": question, "context": None})
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert isinstance(over_rest["context"], dict)
-    over_ws.pop("id")
-    assert over_rest == over_ws  # the context too
+    assert over_rest == as_rest(over_ws)  # the context too
 
 
 def test_rest_context_round_trips_and_answers_carry_no_store(server):
@@ -511,9 +508,7 @@ def test_no_response_sets_a_cookie(server):
 
 def test_logs_are_json_lines_without_question_text_by_default(server):
     secret = "zebrafinch methotrexate pregnant"
-    ws, _ = connect(server)
-    ask(ws, secret, "log-1")
-    ws.close()
+    ask_once(server, secret)
     rest_ask(server, {"text": secret})
     wait_for_event(server, lambda e: e["event"] == "disconnect")
     replies = wait_for_event(server, lambda e: e["event"] == "reply" and e["channel"] == "rest")
@@ -528,9 +523,7 @@ def test_logs_are_json_lines_without_question_text_by_default(server):
 
 def test_log_questions_1_logs_the_question(server_factory):
     live = server_factory(env={"LOG_QUESTIONS": "1"})
-    ws, _ = connect(live)
-    ask(ws, "zebrafinch question")
-    ws.close()
+    ask_once(live, "zebrafinch question")
     found = wait_for_event(live, lambda e: e["event"] == "reply")
     assert found[0]["question"] == "zebrafinch question" and found[0]["channel"] == "ws"
 
@@ -563,16 +556,12 @@ def broken_server(settings, tmp_path):
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
 
-    class Live:
-        url = origin = f"http://127.0.0.1:{httpd.server_port}"
-        ws_url = f"ws://127.0.0.1:{httpd.server_port}/ws"
-        port = httpd.server_port
-
+    class Live(Address):
         def log(self) -> str:
             stream.flush()
             return log_path.read_text()
 
-    yield Live()
+    yield Live(httpd.server_port)
     httpd.shutdown()
     stream.close()
 

@@ -1,16 +1,11 @@
 """`chatbot serve` (chatbot/server/run.py): the Procfile's setup, started from the CLI."""
-import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from gunicorn.config import Config
 
 from chatbot.server.run import GUNICORN_OPTIONS
-from conftest import ROOT, free_port, procfile_command
+from conftest import free_port, launch, procfile_command
 
 
 def test_serve_uses_the_same_gunicorn_options_as_the_procfile():
@@ -25,27 +20,13 @@ def test_serve_uses_the_same_gunicorn_options_as_the_procfile():
 def test_chatbot_serve_prints_the_url_and_serves_the_chat(tmp_path):
     port = free_port()
     chatbot = Path(sys.executable).parent / "chatbot"
-    out = open(tmp_path / "out.log", "w+")
-    proc = subprocess.Popen([str(chatbot), "serve", "--port", str(port)], cwd=ROOT, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    live = launch([str(chatbot), "serve", "--port", str(port)], tmp_path, port)  # waits for 200
     try:
-        deadline, health = time.monotonic() + 30, None
-        while time.monotonic() < deadline and health is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    health = r.status
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "out.log").read_text()
-                time.sleep(0.2)
-        assert health == 200
-        first_line = (tmp_path / "out.log").read_text().splitlines()[0]
+        first_line = live.log().splitlines()[0]
         assert f"http://127.0.0.1:{port}/" in first_line
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        out.close()
-    assert proc.returncode == 0  # a clean shutdown on SIGTERM
+        live.stop()  # SIGTERM
+    assert live.proc.returncode == 0  # a clean shutdown on SIGTERM
 
 
 def test_servers_do_not_share_a_control_socket(server_factory, tmp_path):

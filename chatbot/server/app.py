@@ -75,10 +75,7 @@ def _check_origin() -> Response | None:
         g.cors_origin = origin
         return None
     _ext()["log"].emit("refused_origin", origin=origin, path=request.path)
-    body = {"type": "error", "id": None, "code": "forbidden_origin",
-            "message": "This site may not use the chat. Its administrator can add it to "
-                       "ALLOWED_ORIGINS."}
-    return Response(json.dumps(body), status=403, mimetype="application/json")
+    return _error("forbidden_origin")
 
 
 def healthz() -> dict:

@@ -34,6 +34,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "rate_limited": (429, "Too many messages: at most {rate_limit_messages} every "
                           "{rate_limit_seconds} seconds. Wait a moment and try again."),
     "internal_error": (500, "Something went wrong on our side. Please try again."),
+    "forbidden_origin": (403, "This site may not use the chat. Its administrator can add it to "
+                              "ALLOWED_ORIGINS."),
 }
 
 
