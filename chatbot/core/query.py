@@ -16,6 +16,7 @@ from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, words
 
 CLASS_CREDIT = 0.5
+MAX_QUERY_WORDS = 60  # a question is read this far: longer pastes cost time and add nothing
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
 
 Alternative = tuple[frozenset[str], float]  # stems that must all appear, credit when they do
@@ -78,7 +79,7 @@ class QueryParser:
         return [alt for alt in out if alt[0]]
 
     def parse(self, text: str) -> Query:
-        raw = words(text)
+        raw = words(text)[:MAX_QUERY_WORDS]
         fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
         stems = [self.analyzer.stem(w) for w in fixed]
         # a medicine's classes come back below as part credit

@@ -15,6 +15,7 @@ from nltk.metrics.distance import edit_distance
 MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from ordinary words
 MIN_TARGET_LEXICON_WORD = 6  # lexicon words are drug and lay terms, so a little shorter is safe
 MIN_WORD = 4
+MAX_WORD = 30  # longer than any medicine's name: not a typo of one, and costly to correct
 
 
 def _max_distance(word: str) -> int:
@@ -55,7 +56,7 @@ class SpellingCorrector:
 
     def correct(self, word: str) -> str:
         """The closest target within 1-2 edits (ties: the lexicon's order), or the word itself."""
-        if word in self.known or len(word) < MIN_WORD or not word.isalpha():
+        if word in self.known or not MIN_WORD <= len(word) <= MAX_WORD or not word.isalpha():
             return word
         cached = self._cache.get(word)
         if cached is not None:
