@@ -98,14 +98,20 @@ class QueryParser:
         for i, word in enumerate(fixed):
             if self.analyzer.is_content(word):
                 groups.setdefault(owner.get(i, i), []).append(i)
+        previous_end = None
         for positions in groups.values():
             alts: list[Alternative] = [(frozenset(stems[i] for i in positions), 1.0)]
             for m in matches:
                 if any(m.start <= i < m.end for i in positions):
                     alts += self.alternatives(m)
             entity = any(m.entry.is_entity and m.start <= positions[0] < m.end for m in matches)
-            label = " ".join(fixed[i] for i in positions)
-            query.concepts.append(Concept(("@" if entity else "") + label, tuple(dict.fromkeys(alts))))
+            label = ("@" if entity else "") + " ".join(fixed[i] for i in positions)
+            if previous_end is not None and raw[previous_end + 1:positions[0]] == ["or"]:
+                # "pills or shots": either answers it, so they are one concept
+                last = query.concepts.pop()
+                label, alts = f"{last.word} or {label}", list(last.alternatives) + alts
+            query.concepts.append(Concept(label, tuple(dict.fromkeys(alts))))
+            previous_end = positions[-1]
         return query
 
     def entity_concepts(self, name: str) -> list[Concept]:

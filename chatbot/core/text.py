@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nltk.stem.snowball import SnowballStemmer
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[a-z]+|[0-9]+")  # "jak1" -> jak 1, "il-13" -> il 13
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                          "\u2013": "-", "\u2014": "-"})
 
