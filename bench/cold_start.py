@@ -1,0 +1,69 @@
+"""Cold start: `ask "..."` beside `python -c "import nltk, rank_bm25"`, and server start-up.
+
+The CLI target is at most 1.3x the bare import of its two dependencies (median of 5 runs each,
+interleaved so both see the same machine state). The server figure is the time from starting
+the Procfile command to the first 200 from /healthz, i.e. how long a restarted or newly added
+instance leaves a load balancer without it.
+
+usage: python bench/cold_start.py [--runs 5] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, Result, median, start_server
+
+QUESTION = "can I take methotrexate pregnant"
+
+
+def timed(argv: list[str]) -> float:
+    """Wall time of one run of `argv`, which must succeed."""
+    t0 = time.perf_counter()
+    done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    took = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return took
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="3 runs")
+    args = ap.parse_args(argv)
+    runs = 3 if args.quick else args.runs
+    bindir = Path(sys.executable).parent
+    ask = [str(bindir / "ask"), QUESTION]
+    imports = [sys.executable, "-c", "import nltk, rank_bm25"]
+    timed(ask), timed(imports)  # warm the page cache (and any on-disk index cache) first
+    ask_s, import_s = [], []
+    for _ in range(runs):
+        ask_s.append(timed(ask))
+        import_s.append(timed(imports))
+    server_s = []
+    for _ in range(runs):
+        with start_server() as srv:
+            server_s.append(srv.ready_after)
+    data = {
+        "runs": runs,
+        "ask_median_s": round(median(ask_s), 3),
+        "import_median_s": round(median(import_s), 3),
+        "ratio": round(median(ask_s) / median(import_s), 2),
+        "ask_runs_s": [round(x, 3) for x in ask_s],
+        "import_runs_s": [round(x, 3) for x in import_s],
+        "server_ready_median_s": round(median(server_s), 3),
+        "server_ready_runs_s": [round(x, 3) for x in server_s],
+    }
+    Result("cold_start", "python bench/cold_start.py", data).save()
+    print(f"ask: median {data['ask_median_s']} s  vs  import nltk, rank_bm25: "
+          f"{data['import_median_s']} s  -> ratio {data['ratio']}x (target <= 1.3x)")
+    print(f"server start -> first /healthz 200: median {data['server_ready_median_s']} s")
+    return data
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Reply latency and throughput at 10, 100 and 500 concurrent websocket clients, beside a
+bare flask-sock echo endpoint run with the same gunicorn flags, in the same run.
+
+Each client is closed-loop: it asks a dev-case question, waits for its reply, asks the next
+one at once. That saturates the server, so replies/s is the ceiling and the latency at a
+given client count includes queueing. The ratio bot/echo says how close the chatbot gets to
+the limit of its own stack. Server CPU per reply is quoted too: on a 2-core machine the load
+generator shares the CPU with the server, and per-reply CPU is the figure it cannot distort.
+
+usage: python bench/latency.py [--clients 10,100,500] [--seconds 10] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import (BOT_APP, ECHO_APP, UNLIMITED, Result, cpu_seconds, questions,
+                    raise_fd_limit, start_server, summary_ms)
+from wsclient import Plan, run_load
+
+
+def measure(server, clients: int, seconds: float, qs: list[str]) -> dict:
+    """One closed-loop run against `server`."""
+    ramp = 1.0 + clients / 250
+    plan = Plan(server.ws_url, server.origin, qs, chatters=clients, duration=seconds,
+                start_at=time.time() + ramp)
+    pids = server.pids()
+    cpu0 = cpu_seconds(pids)
+    rep = run_load(plan, processes=2)
+    server_cpu = cpu_seconds(pids) - cpu0  # includes the connect ramp: a small overcount
+    return {"clients": clients, "replies_per_s": round(rep.replies / seconds, 1),
+            **summary_ms(rep.latencies), "errors": rep.errors + rep.connect_failures,
+            "error_samples": rep.error_samples,
+            "server_cpu_us_per_reply": round(1e6 * server_cpu / max(rep.replies, 1), 1),
+            "client_cpu_share": round(rep.client_cpu_s / max(rep.client_cpu_s + server_cpu,
+                                                              1e-9), 2)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", default="10,100,500")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--quick", action="store_true", help="3 s per run")
+    args = ap.parse_args(argv)
+    seconds = 3.0 if args.quick else args.seconds
+    raise_fd_limit()
+    qs = questions()
+    rows = []
+    with start_server(ECHO_APP, env=UNLIMITED) as echo, start_server(BOT_APP, env=UNLIMITED) as bot:
+        for n in (int(c) for c in args.clients.split(",")):
+            e = measure(echo, n, seconds, qs)  # side by side: echo then bot at each size
+            b = measure(bot, n, seconds, qs)
+            ratio = round(b["replies_per_s"] / max(e["replies_per_s"], 1e-9), 2)
+            rows.append({"clients": n, "bot": b, "echo": e, "throughput_ratio": ratio,
+                         "cpu_ratio": round(e["server_cpu_us_per_reply"] /
+                                            max(b["server_cpu_us_per_reply"], 1e-9), 2)})
+            print(f"{n:4d} clients  bot {b['replies_per_s']:8.1f}/s p50 {b['p50_ms']:6.1f} "
+                  f"p99 {b['p99_ms']:6.1f} ms err {b['errors']} | echo {e['replies_per_s']:8.1f}/s "
+                  f"p99 {e['p99_ms']:6.1f} ms | ratio {ratio}", flush=True)
+    data = {"seconds_per_run": seconds, "rows": rows, "rate_limit_env": UNLIMITED}
+    Result("latency", "python bench/latency.py" + (" --quick" if args.quick else ""), data).save()
+    return data
+
+
+if __name__ == "__main__":
+    main()
