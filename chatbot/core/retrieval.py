@@ -29,7 +29,7 @@ WEIGHTS = {"coverage": 0.65, "bm25": 0.07, "heading": 0.15, "pairs": 0.08, "name
 DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}  # "what is X?": the section asking it
 EARLY_WORDS = 8
 CONTEXT_WEIGHT = 0.3  # a concept carried over from an earlier turn
-UNKNOWN_WEIGHT = 0.75  # a word the article never uses, relative to its rarest word
+UNKNOWN_WEIGHT = 1.0  # a word the article never uses weighs as much as its rarest word
 
 
 @dataclass(frozen=True)
