@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, SHARED
 
 from chatbot.config import Settings
 from chatbot.core import load_bot
 from chatbot.core.corpus import CorpusError, load_corpus, parse_document
-
-from conftest import ROOT, SHARED
 
 ARTICLE = SHARED / "article" / "systemic-immunomodulators-eczema.txt"
 CORPUS = ROOT / "corpus"

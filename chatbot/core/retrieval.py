@@ -28,6 +28,7 @@ WEIGHTS = {"coverage": 0.65, "bm25": 0.07, "heading": 0.15, "pairs": 0.08, "name
            "early": 0.06, "lead": 0.03}
 DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}  # "what is X?": the section asking it
 EARLY_WORDS = 8
+ENTITY_WEIGHT = 1.5  # at most, for a medicine's name
 CONTEXT_WEIGHT = 0.3  # a concept carried over from an earlier turn
 UNKNOWN_WEIGHT = 1.0  # a word the article never uses weighs as much as its rarest word
 
@@ -94,6 +95,8 @@ class Index:
         so it picks among passages that answer the new question rather than overriding it."""
         known = [self.bm25.idf[s] for s in concept.stems if s in self.bm25.idf]
         w = max(known) if known else self.unknown_weight
+        if concept.is_entity:  # a medicine's name is rare, but what is asked about it matters as much
+            w = min(w, ENTITY_WEIGHT)
         return w * CONTEXT_WEIGHT if concept.from_context else w
 
     def coverage(self, query: Query, doc: frozenset[str]) -> float:
