@@ -86,3 +86,15 @@ def test_corrector_only_targets_long_or_lexicon_words():
     assert speller.correct("month") == "month"
     assert speller.correct("methotrexat") == "methotrexate"
     assert speller.correct("dupixemt") == "dupixent"
+
+
+def test_postings_bm25_scores_equal_rank_bm25s(bot):
+    from rank_bm25 import BM25Okapi
+    import numpy as np
+
+    docs = [[t for t, n in d.items() for _ in range(n)] for d in bot.index.bm25.doc_freqs]
+    reference = BM25Okapi(docs)
+    for question in ["side effects of methotrexate", "dupixent pink eye", "who won the world cup"]:
+        terms = bot.parser.parse(question).terms
+        assert np.allclose(bot.index.bm25.get_scores(terms), reference.get_scores(terms))
+        assert bot.index.bm25.get_scores(terms).any() or question == "who won the world cup"

@@ -18,7 +18,7 @@ from chatbot.core.corpus import CorpusError, Document, Passage, load_corpus
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index
-from chatbot.core.safety import Safety, compile_patterns, load_toml
+from chatbot.core.safety import Safety, any_of, compile_patterns, load_toml
 from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, load_word_list, words
 
@@ -37,10 +37,10 @@ class Conversation:
     clarify: str
     suggestions: list[str]
     clarify_suggestions: list[str]
-    needs_medicine: list[re.Pattern]
+    needs_medicine: re.Pattern
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
-    off_topic: list[re.Pattern]
+    off_topic: re.Pattern
     smalltalk: list[tuple[str, list[re.Pattern]]]
     smalltalk_replies: dict[str, str]
 
@@ -59,11 +59,11 @@ class Conversation:
                 disclaimer=d["disclaimer"], welcome=d["welcome"], no_answer=d["no_answer"],
                 not_covered_reply=d["not_covered_reply"], clarify=d["clarify"],
                 suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
-                needs_medicine=compile_patterns(path, "needs_medicine", d["needs_medicine"]),
+                needs_medicine=any_of(compile_patterns(path, "needs_medicine", d["needs_medicine"])),
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
-                off_topic=compile_patterns(path, "off_topic", d["off_topic"]),
+                off_topic=any_of(compile_patterns(path, "off_topic", d["off_topic"])),
                 smalltalk=kinds, smalltalk_replies=replies,
             )
         except KeyError as exc:
@@ -98,6 +98,11 @@ class Bot:
                         "poison_control_number": settings.poison_control_number,
                         "crisis_line": settings.crisis_line}
 
+    def prepare(self) -> "Bot":
+        """Builds what `ask` builds only on demand; a long-running server calls this at start."""
+        self.parser.speller.prepare()
+        return self
+
     @property
     def passage_count(self) -> int:
         return len(self.passages)
@@ -126,7 +131,7 @@ class Bot:
             return self._message("smalltalk", self.talk.smalltalk_replies[small], 1.0,
                                  self.talk.suggestions), state
 
-        if any(p.search(folded) for p in self.talk.off_topic):
+        if self.talk.off_topic.search(folded):
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
         query = self.parser.parse(text)
@@ -143,8 +148,7 @@ class Bot:
                 msg = self.talk.not_covered_reply.format(topic=topic)
                 return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
 
-        if not query.entities and not state.get("entity") and any(
-                p.search(folded) for p in self.talk.needs_medicine):
+        if not query.entities and not state.get("entity") and self.talk.needs_medicine.search(folded):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
         hits, query = self._search(query, state)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from rank_bm25 import BM25Okapi
 
 from chatbot.core.corpus import Passage
@@ -40,16 +41,60 @@ class Hit:
     coverage: float  # 0..1: share of the question this passage answers
 
 
-@dataclass(frozen=True)
-class Features:
-    """What ranking looks at in one passage, computed once when the index is built."""
-    terms: frozenset[str]  # section question + text + medicine names
-    text: frozenset[str]  # the text alone
-    heading: frozenset[str]  # the section question, with medicine names
-    heading_plain: frozenset[str]  # the section question's own stems
-    early: frozenset[str]  # the first words
-    pairs: frozenset[tuple[str, str]]  # neighbouring stems
-    lead: bool  # first passage of its section
+class PostingsBM25(BM25Okapi):
+    """rank-bm25's Okapi BM25, scored through postings lists.
+
+    BM25Okapi.get_scores visits every document for every query term; looking up
+    only the documents that hold the term gives the same scores and keeps a
+    reply fast as a clinic adds articles (bench/retrieval_scale.py).
+    """
+
+    def __init__(self, corpus: list[list[str]], **kwargs):
+        super().__init__(corpus, **kwargs)
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, freqs in enumerate(self.doc_freqs):
+            for term, freq in freqs.items():
+                docs, counts = postings.setdefault(term, ([], []))
+                docs.append(i)
+                counts.append(freq)
+        self.postings = {t: (np.array(d), np.array(c, dtype=float)) for t, (d, c) in postings.items()}
+        self.norm = self.k1 * (1 - self.b + self.b * np.array(self.doc_len) / self.avgdl)
+
+    def get_scores(self, query: list[str]) -> np.ndarray:
+        score = np.zeros(self.corpus_size)
+        for q in query:
+            hit = self.postings.get(q)
+            if hit is not None:
+                docs, freq = hit
+                score[docs] += (self.idf.get(q) or 0) * (freq * (self.k1 + 1) / (freq + self.norm[docs]))
+        return score
+
+
+class Column:
+    """One feature of every passage as boolean vectors: which passages hold each key.
+
+    Scoring a question is then a few vector operations per concept instead of a
+    loop over passages, which keeps a reply well under a millisecond.
+    """
+
+    def __init__(self, sets: list[frozenset]):
+        self.size = len(sets)
+        self.none = np.zeros(self.size, dtype=bool)
+        self.rows: dict = {}
+        for i, keys in enumerate(sets):
+            for key in keys:
+                row = self.rows.get(key)
+                if row is None:
+                    row = self.rows[key] = np.zeros(self.size, dtype=bool)
+                row[i] = True
+
+    def having(self, keys: frozenset) -> np.ndarray:
+        """Passages holding every key."""
+        mask = None
+        for key in keys:
+            row = self.rows.get(key, self.none)
+            mask = row if mask is None else mask & row
+        return self.none if mask is None else mask
 
 
 class Index:
@@ -60,22 +105,31 @@ class Index:
         self.analyzer = analyzer
         self.lexicon = lexicon
         headings: dict[str, list[str]] = {}
-        docs, self.features = [], []
-        for i, p in enumerate(passages):
+        docs, text, heading_sets, plain_headings, early, pairs = [], [], [], [], [], []
+        for p in passages:
             heading = headings.get(p.section)
             if heading is None:
                 heading = headings[p.section] = self.terms(p.section)
-            text = self.terms(p.text)
-            docs.append(heading + text)
+            body = self.terms(p.text)
+            docs.append(heading + body)
+            text.append(frozenset(body))
+            heading_sets.append(frozenset(heading))
+            plain_headings.append(frozenset(analyzer.terms(p.section)))
+            early.append(frozenset(self.terms(" ".join(p.text.split()[:EARLY_WORDS]))))
             plain = analyzer.terms(p.section + " . " + p.text)
-            self.features.append(Features(
-                terms=frozenset(heading + text), text=frozenset(text), heading=frozenset(heading),
-                heading_plain=frozenset(analyzer.terms(p.section)),
-                early=frozenset(self.terms(" ".join(p.text.split()[:EARLY_WORDS]))),
-                pairs=frozenset(zip(plain, plain[1:])),
-                lead=i == 0 or passages[i - 1].section != p.section))
-        self.bm25 = BM25Okapi(docs)
+            pairs.append(frozenset(zip(plain, plain[1:])) | frozenset(zip(plain[1:], plain)))
+        self.bm25 = PostingsBM25(docs)
         self.unknown_weight = UNKNOWN_WEIGHT * max(self.bm25.idf.values())
+        # the features ranking looks at (see WEIGHTS), one Column each
+        self.terms_col = Column([frozenset(d) for d in docs])  # section question + text + names
+        self.text_col = Column(text)  # the text alone
+        self.heading_col = Column(heading_sets)  # the section question, with medicine names
+        self.plain_heading_col = Column(plain_headings)  # the section question's own stems
+        self.heading_len = np.array([max(len(h), 1) for h in plain_headings], dtype=float)
+        self.early_col = Column(early)  # the first words
+        self.pairs_col = Column(pairs)  # neighbouring stems, either order
+        self.lead = np.array([i == 0 or passages[i - 1].section != p.section
+                              for i, p in enumerate(passages)], dtype=float)
 
     def terms(self, text: str) -> list[str]:
         """Content stems of `text`, plus the names of the medicines and classes it mentions."""
@@ -99,59 +153,68 @@ class Index:
             w = min(w, ENTITY_WEIGHT)
         return w * CONTEXT_WEIGHT if concept.from_context else w
 
-    def coverage(self, query: Query, doc: frozenset[str]) -> float:
-        total = matched = 0.0
-        for c in query.concepts:
-            w = self.weight(c)
-            total += w
-            matched += w * max((credit for stems, credit in c.alternatives if stems <= doc), default=0.0)
-        return matched / total if total else 0.0
+    def coverage(self, query: Query, column: Column, weights: list[float] | None = None) -> np.ndarray:
+        """Per passage: the IDF-weighted share of the question's concepts it answers."""
+        weights = weights or [self.weight(c) for c in query.concepts]
+        total = sum(weights)
+        acc = np.zeros(column.size)
+        if not total:
+            return acc
+        for concept, w in zip(query.concepts, weights):
+            best = np.zeros(column.size)
+            for stems, credit in concept.alternatives:
+                best = np.maximum(best, credit * column.having(stems))
+            acc += w * best
+        return acc / total
 
-    def pair_share(self, query: Query, pairs: frozenset[tuple[str, str]]) -> float:
-        """Share of the question's neighbouring concepts that are also neighbours in the passage."""
+    def pair_share(self, query: Query) -> np.ndarray:
+        """Per passage: share of the question's neighbouring concepts that are neighbours there too."""
         qp = list(zip(query.concepts, query.concepts[1:]))
-        if not qp:
-            return 0.0
-        hit = sum(1 for a, b in qp if any((x, y) in pairs or (y, x) in pairs
-                                          for x in a.stems for y in b.stems))
-        return hit / len(qp)
+        acc = np.zeros(self.pairs_col.size)
+        for a, b in qp:
+            hit = self.pairs_col.none
+            for x in a.stems:
+                for y in b.stems:
+                    hit = hit | self.pairs_col.rows.get((x, y), self.pairs_col.none)
+            acc += hit
+        return acc / len(qp) if qp else acc
 
-    def heading_match(self, query: Query, f: Features) -> float:
-        """F1 of question and section question: covering the question, and not much besides."""
-        heading = f.heading_plain
-        if not heading:
-            return 0.0
-        recall = self.coverage(query, f.heading)
-        asked = frozenset(s for c in query.concepts for alt, credit in c.alternatives if credit == 1.0
-                          for s in alt)
-        precision = len(heading & asked) / len(heading)
-        return 2 * recall * precision / (recall + precision) if recall + precision else 0.0
+    def heading_match(self, query: Query, weights: list[float]) -> np.ndarray:
+        """Per passage: F1 of question and section question (covering it, and not much besides)."""
+        recall = self.coverage(query, self.heading_col, weights)
+        asked = {s for c in query.concepts for alt, credit in c.alternatives if credit == 1.0 for s in alt}
+        hits = np.zeros(self.plain_heading_col.size)
+        for s in asked:
+            hits += self.plain_heading_col.rows.get(s, self.plain_heading_col.none)
+        precision = hits / self.heading_len
+        both = recall + precision
+        return np.divide(2 * recall * precision, both, out=np.zeros_like(both), where=both > 0)
 
-    def named_share(self, query: Query, doc: frozenset[str]) -> float:
-        """Share of the medicines asked about that the passage names itself (not just their class)."""
+    def named_share(self, query: Query) -> np.ndarray:
+        """Per passage: share of the medicines asked about that it names itself (not just their class)."""
         named = [c for c in query.concepts if c.is_entity]
-        if not named:
-            return 0.0
-        return sum(1 for c in named if any(stems <= doc for stems, credit in c.alternatives
-                                           if credit == 1.0)) / len(named)
+        acc = np.zeros(self.text_col.size)
+        for c in named:
+            hit = self.text_col.none
+            for stems, credit in c.alternatives:
+                if credit == 1.0:
+                    hit = hit | self.text_col.having(stems)
+            acc += hit
+        return acc / len(named) if named else acc
 
     def search(self, query: Query, k: int = 5, definition: bool = False) -> list[Hit]:
         """The k best passages, best first; empty when the query has no content words."""
         if not query.concepts:
             return []
-        scores = self.bm25.get_scores(query.terms)
-        top = max(scores.max(), 1e-9)
         w = DEFINITION_WEIGHTS if definition else WEIGHTS
-        hits = []
-        for i, passage in enumerate(self.passages):
-            f = self.features[i]
-            cov = self.coverage(query, f.terms)
-            score = (w["coverage"] * cov + w["named"] * self.named_share(query, f.text)
-                     + w["bm25"] * scores[i] / top
-                     + w["heading"] * self.heading_match(query, f)
-                     + w["pairs"] * self.pair_share(query, f.pairs)
-                     + w["early"] * self.coverage(query, f.early)
-                     + w["lead"] * f.lead)
-            hits.append(Hit(passage, score, cov))
-        hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:k]
+        weights = [self.weight(c) for c in query.concepts]
+        bm25 = self.bm25.get_scores(query.terms)
+        coverage = self.coverage(query, self.terms_col, weights)
+        score = (w["coverage"] * coverage + w["named"] * self.named_share(query)
+                 + w["bm25"] * bm25 / max(bm25.max(), 1e-9)
+                 + w["heading"] * self.heading_match(query, weights)
+                 + w["pairs"] * self.pair_share(query)
+                 + w["early"] * self.coverage(query, self.early_col, weights)
+                 + w["lead"] * self.lead)
+        best = np.argsort(-score, kind="stable")[:k]
+        return [Hit(self.passages[i], float(score[i]), float(coverage[i])) for i in best]

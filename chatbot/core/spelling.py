@@ -38,6 +38,10 @@ class SpellingCorrector:
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
         self._cache: dict[str, str] = {}
 
+    def prepare(self) -> None:
+        """Builds the deletion index now (a server does, so no patient waits for it)."""
+        self._deletion_index()
+
     def _deletion_index(self) -> dict[str, list[str]]:
         """Built lazily: most questions need no correction, and `ask` should start fast."""
         if self._index is None:

@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
     settings = settings or Settings.from_env()
     if bot is None:
         from chatbot.core import load_bot
-        bot = load_bot(settings)
+        bot = load_bot(settings).prepare()
     app = Flask(__name__, static_folder=None)
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
