@@ -62,6 +62,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     log_questions: bool = False
     min_confidence: float = 0.6  # below this an answer becomes "not covered"
+    reply_cache_size: int = 4096  # recent replies kept in memory (0: none)
     # websocket limits (the protocol in docs/protocol.md)
     max_text_chars: int = 500
     max_frame_bytes: int = 4096
@@ -82,6 +83,7 @@ class Settings:
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
             log_questions=_flag(env, "LOG_QUESTIONS"),
             min_confidence=_float(env, "MIN_CONFIDENCE", 0.6, 0.0, 1.0),
+            reply_cache_size=_int(env, "REPLY_CACHE_SIZE", 4096, 0),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", 500, 1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 4096, 64),
             rate_limit_messages=_int(env, "RATE_LIMIT_MESSAGES", 20, 1),

@@ -128,3 +128,26 @@ def test_junk_state_is_ignored_not_trusted(bot, state):
 def test_welcome(bot):
     w = bot.welcome()
     assert w["text"] and w["disclaimer"] and 0 < len(w["suggestions"]) <= 3
+
+
+def test_cached_replies_are_equal_and_independent(bot):
+    first, state = bot.reply("side effects of methotrexate", {})
+    first["suggestions"].append("tampered")
+    first["source"]["section"] = "tampered"
+    state["entity"] = "tampered"
+    again, again_state = bot.reply("side effects of methotrexate", {})
+    assert "tampered" not in again["suggestions"] and again["source"]["section"] != "tampered"
+    assert again_state["entity"] == "methotrexate"
+
+
+def test_the_cache_is_bounded_and_can_be_turned_off():
+    from chatbot.config import Settings
+    from chatbot.core import load_bot
+    small = load_bot(Settings(reply_cache_size=2))
+    for q in ["what are biologics", "what is mtx", "what is adbry", "dupixent pink eye"]:
+        small.reply(q, {})
+    assert len(small._cache) == 2
+    off = load_bot(Settings(reply_cache_size=0))
+    a, _ = off.reply("what are biologics", {})
+    b, _ = off.reply("what are biologics", {})
+    assert a == b and not off._cache

@@ -91,6 +91,10 @@ class Bot:
         speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words))
         self.parser = QueryParser(self.analyzer, self.lexicon, speller)
         self.min_confidence = settings.min_confidence
+        # replies depend only on (text, state), and patients ask the same questions (every
+        # suggestion chip is one): recent replies are kept in memory, never written anywhere
+        self._cache: dict[tuple, tuple[dict, dict]] = {}
+        self._cache_size = settings.reply_cache_size
         self.sections = [s for d in self.documents for s in d.sections]
         # a tapped suggestion is a section question, word for word: answer from that section
         self.section_by_question = {fold(s): s for s in self.sections}
@@ -118,6 +122,19 @@ class Bot:
         """The reply object for one message and the conversation state to pass next time."""
         state = self._clean_state(state)
         text = text[:MAX_INPUT_CHARS] if isinstance(text, str) else ""
+        key = (text, state.get("entity"), state.get("topic"))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._reply(text, state)
+            if self._cache_size:
+                if len(self._cache) >= self._cache_size:
+                    self._cache.pop(next(iter(self._cache)))  # the oldest
+                self._cache[key] = cached
+        reply, new_state = cached
+        return {**reply, "suggestions": list(reply["suggestions"]),
+                "source": dict(reply["source"]) if reply["source"] else None}, dict(new_state)
+
+    def _reply(self, text: str, state: dict) -> tuple[dict, dict]:
         folded = fold(text)
         if not folded:
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
