@@ -98,3 +98,24 @@ def test_postings_bm25_scores_equal_rank_bm25s(bot):
         terms = bot.parser.parse(question).terms
         assert np.allclose(bot.index.bm25.get_scores(terms), reference.get_scores(terms))
         assert bot.index.bm25.get_scores(terms).any() or question == "who won the world cup"
+
+
+@pytest.mark.parametrize("question", [
+    "does dupixent cause weight gain",      # weight gain is prednisone's, not dupilumab's
+    "does rinvoq cause hair loss",          # hair loss is methotrexate's and azathioprine's
+    "can cyclosporine cause diarrhea",
+    "can pregnant women use dupixent",      # the pregnancy passage is about methotrexate
+])
+def test_a_passage_about_another_medicine_is_never_the_answer(bot, question):
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "no_answer", reply["text"]
+
+
+@pytest.mark.parametrize("question, phrase", [
+    ("can i take dupixent if i had cancer", "history of cancer"),  # general: applies to all
+    ("rinvoq side effects", "The potential side effects of JAK inhibitors"),  # its class
+    ("can i take immunosuppressants with hepatitis b", "hepatitis"),  # a member named
+])
+def test_general_or_class_passages_still_answer_for_a_medicine(bot, question, phrase):
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "answer" and phrase in reply["text"]

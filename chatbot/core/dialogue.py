@@ -193,12 +193,14 @@ class Bot:
 
     def _smalltalk(self, folded: str) -> str | None:
         """The kind of small talk when the message is only that ("thanks!", not "thanks, and mtx?")."""
+        first, rest = None, folded
         for kind, patterns in self.talk.smalltalk:
-            rest = folded
             for p in patterns:
-                rest = p.sub(" ", rest)
-            if rest != folded and not any(self.analyzer.is_content(w) for w in rest.split()):
-                return kind
+                if p.search(rest):
+                    first = first or kind
+                    rest = p.sub(" ", rest)
+        if first and not any(self.analyzer.is_content(w) for w in rest.split()):
+            return first  # "cool, thanks": the first kind found answers it
         return None
 
     def _search(self, query: Query, state: dict) -> tuple[list[Hit], Query]:

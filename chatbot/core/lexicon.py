@@ -110,6 +110,14 @@ class Lexicon:
             return False
         return child.group == "drugs" or any(" ".join(a) in parent.phrases for a in child.article)
 
+    def members(self, name: str) -> frozenset[str]:
+        """The medicines a class takes in ("immunosuppressants" -> methotrexate, ...)."""
+        parent = self.entity(name)
+        if parent is None or parent.group != "classes":
+            return frozenset()
+        return frozenset(e.name for e in self.entries
+                         if e.group == "drugs" and any(p in parent.phrases for p in e.phrases))
+
     def entity(self, name: str) -> Entry | None:
         """The medicine entry with this generic name, if there is one."""
         return next((e for e in self.entries if e.is_entity and e.name == name), None)

@@ -9,7 +9,7 @@ beats one about its class in general.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chatbot.core.lexicon import ENTITY_GROUPS, Lexicon, Match
 from chatbot.core.spelling import SpellingCorrector
@@ -27,10 +27,12 @@ class Concept:
     word: str  # the patient's words, after spelling correction
     alternatives: tuple[Alternative, ...]
     from_context: bool = False
+    entity: str | None = None  # the medicine (generic name) or class these words name
+    drug: bool = False  # the entity is one medicine, not a class
 
     @property
     def is_entity(self) -> bool:
-        return self.word.startswith("@")
+        return self.entity is not None
 
     @property
     def stems(self) -> frozenset[str]:
@@ -104,20 +106,24 @@ class QueryParser:
             for m in matches:
                 if any(m.start <= i < m.end for i in positions):
                     alts += self.alternatives(m)
-            entity = any(m.entry.is_entity and m.start <= positions[0] < m.end for m in matches)
-            label = ("@" if entity else "") + " ".join(fixed[i] for i in positions)
+            entry = next((m.entry for m in matches if m.entry.is_entity
+                          and m.start <= positions[0] < m.end), None)
+            label = " ".join(fixed[i] for i in positions)
             if previous_end is not None and raw[previous_end + 1:positions[0]] == ["or"]:
                 # "pills or shots": either answers it, so they are one concept
                 last = query.concepts.pop()
                 label, alts = f"{last.word} or {label}", list(last.alternatives) + alts
-            query.concepts.append(Concept(label, tuple(dict.fromkeys(alts))))
+                entry = None if not last.is_entity else entry
+            query.concepts.append(Concept(label, tuple(dict.fromkeys(alts)),
+                                          entity=entry.name if entry else None,
+                                          drug=bool(entry) and entry.group == "drugs"))
             previous_end = positions[-1]
         return query
 
     def entity_concepts(self, name: str) -> list[Concept]:
         """Concepts standing for a medicine remembered from an earlier turn."""
-        return [Concept(c.word, c.alternatives, from_context=True) for c in self.parse(name).concepts]
+        return [replace(c, from_context=True) for c in self.parse(name).concepts]
 
     def topic_concepts(self, text: str) -> list[Concept]:
         """The non-medicine concepts of an earlier question ("side effects" of "...prednisone")."""
-        return [Concept(c.word, c.alternatives, from_context=True) for c in self.parse(text).topic]
+        return [replace(c, from_context=True) for c in self.parse(text).topic]

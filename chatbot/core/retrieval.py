@@ -128,8 +128,16 @@ class Index:
         self.heading_len = np.array([max(len(h), 1) for h in plain_headings], dtype=float)
         self.early_col = Column(early)  # the first words
         self.pairs_col = Column(pairs)  # neighbouring stems, either order
+        self.drugs_col = Column([self.drugs_named(p.section + " . " + p.text) for p in passages])
+        self.names_a_drug = np.array([bool(self.drugs_named(p.section + " . " + p.text))
+                                      for p in passages])
         self.lead = np.array([i == 0 or passages[i - 1].section != p.section
                               for i, p in enumerate(passages)], dtype=float)
+
+    def drugs_named(self, text: str) -> frozenset[str]:
+        """The medicines (generic names) a text names."""
+        stems = [self.analyzer.stem(w) for w in words(text)]
+        return frozenset(m.entry.name for m in self.lexicon.matches(stems, ("drugs",)))
 
     def terms(self, text: str) -> list[str]:
         """Content stems of `text`, plus the names of the medicines and classes it mentions."""
@@ -153,6 +161,13 @@ class Index:
             w = min(w, ENTITY_WEIGHT)
         return w * CONTEXT_WEIGHT if concept.from_context else w
 
+    def credits(self, concept: Concept, column: Column) -> np.ndarray:
+        """Per passage: how well it answers one concept (the best of its alternatives)."""
+        best = np.zeros(column.size)
+        for stems, credit in concept.alternatives:
+            best = np.maximum(best, credit * column.having(stems))
+        return best
+
     def coverage(self, query: Query, column: Column, weights: list[float] | None = None) -> np.ndarray:
         """Per passage: the IDF-weighted share of the question's concepts it answers."""
         weights = weights or [self.weight(c) for c in query.concepts]
@@ -161,10 +176,7 @@ class Index:
         if not total:
             return acc
         for concept, w in zip(query.concepts, weights):
-            best = np.zeros(column.size)
-            for stems, credit in concept.alternatives:
-                best = np.maximum(best, credit * column.having(stems))
-            acc += w * best
+            acc += w * self.credits(concept, column)
         return acc / total
 
     def pair_share(self, query: Query) -> np.ndarray:
@@ -216,5 +228,23 @@ class Index:
                  + w["pairs"] * self.pair_share(query)
                  + w["early"] * self.coverage(query, self.early_col, weights)
                  + w["lead"] * self.lead)
+        # a passage about another medicine is never the answer ("does Dupixent cause weight gain?"
+        # is not answered by prednisone's list): it names the medicine asked about, or speaks of
+        # its class in its own text while naming no other medicine. A medicine remembered from
+        # earlier turns only rules out passages about other medicines.
+        on_topic = np.ones(self.terms_col.size, dtype=bool)
+        for c in query.concepts:
+            if not c.is_entity:
+                continue
+            named = self.credits(c, self.terms_col) == 1.0
+            if not c.from_context:
+                member = self.drugs_col.none
+                for drug in self.lexicon.members(c.entity):
+                    member = member | self.drugs_col.having({drug})
+                on_topic &= named | member | (self.credits(c, self.text_col) > 0)
+            if c.drug:
+                on_topic &= named | ~self.names_a_drug | self.drugs_col.having({c.entity})
+        score = np.where(on_topic, score, score - 1.0)
         best = np.argsort(-score, kind="stable")[:k]
-        return [Hit(self.passages[i], float(score[i]), float(coverage[i])) for i in best]
+        return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0)
+                for i in best]
