@@ -98,15 +98,19 @@ class LiveServer(Address):
                 self.proc.wait(timeout=5)
 
 
+# generous: on a 2-core machine busy with other work, booting two workers can take a while
+START_TIMEOUT = 90.0
+
+
 def start_server(tmp_dir: Path, env: dict | None = None, port: int | None = None,
-                 timeout: float = 30.0) -> LiveServer:
+                 timeout: float = START_TIMEOUT) -> LiveServer:
     """Starts the Procfile command and waits for /healthz to answer 200."""
     port = port or free_port()
     return launch(procfile_command(port), tmp_dir, port, env, timeout)
 
 
 def launch(cmd: list[str], tmp_dir: Path, port: int, env: dict | None = None,
-           timeout: float = 30.0) -> LiveServer:
+           timeout: float = START_TIMEOUT) -> LiveServer:
     """Runs a server command (the venv's scripts on PATH) and waits for /healthz to answer 200."""
     log_path = tmp_dir / f"server-{port}-{time.monotonic_ns()}.log"
     full_env = {**os.environ, "PORT": str(port), **(env or {})}
@@ -120,7 +124,7 @@ def launch(cmd: list[str], tmp_dir: Path, port: int, env: dict | None = None,
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()}")
         try:
-            with urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as r:
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as r:
                 if r.status == 200:
                     return server
         except OSError:
