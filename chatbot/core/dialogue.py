@@ -181,7 +181,7 @@ class Bot:
     # -- steps ---------------------------------------------------------------
 
     def _clean_state(self, state) -> dict:
-        """Keeps only a known medicine from a client-supplied state; anything else is dropped."""
+        """Keeps only a known medicine and a short topic from a client-supplied state; drops the rest."""
         clean: dict = {}
         if isinstance(state, dict):
             entity, topic = state.get("entity"), state.get("topic")
