@@ -69,10 +69,12 @@ class Writer:
 
 
 def write_corpus(out_dir: Path, passages: int, seed: int = 42) -> Path:
-    """The real article plus generated articles holding `passages` paragraphs in all."""
+    """The shipped corpus folder (article, lexicon, safety phrases...) plus generated
+    articles holding `passages` paragraphs in all."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for md in ARTICLE_DIR.glob("*.md"):
-        shutil.copy(md, out_dir / md.name)
+    for path in ARTICLE_DIR.iterdir():
+        if path.is_file():
+            shutil.copy(path, out_dir / path.name)
     writer = Writer(seed)
     per_article = SECTIONS_PER_ARTICLE * PARAGRAPHS_PER_SECTION
     number = 0

@@ -46,17 +46,25 @@ def main(argv: list[str] | None = None) -> dict:
     raise_fd_limit()
     qs = questions()
     rows = []
-    with start_server(ECHO_APP, env=UNLIMITED) as echo, start_server(BOT_APP, env=UNLIMITED) as bot:
+    # The dev questions repeat, so with the engine's reply cache (REPLY_CACHE_SIZE, on by
+    # default) nearly every reply is a cache hit; REPLY_CACHE_SIZE=0 computes every reply,
+    # which is what a stream of all-different patient questions costs.
+    with start_server(ECHO_APP, env=UNLIMITED) as echo, \
+            start_server(BOT_APP, env=UNLIMITED) as bot, \
+            start_server(BOT_APP, env={**UNLIMITED, "REPLY_CACHE_SIZE": "0"}) as uncached:
         for n in (int(c) for c in args.clients.split(",")):
-            e = measure(echo, n, seconds, qs)  # side by side: echo then bot at each size
+            e = measure(echo, n, seconds, qs)  # side by side at each size
             b = measure(bot, n, seconds, qs)
+            u = measure(uncached, n, seconds, qs)
             ratio = round(b["replies_per_s"] / max(e["replies_per_s"], 1e-9), 2)
-            rows.append({"clients": n, "bot": b, "echo": e, "throughput_ratio": ratio,
-                         "cpu_ratio": round(e["server_cpu_us_per_reply"] /
-                                            max(b["server_cpu_us_per_reply"], 1e-9), 2)})
-            print(f"{n:4d} clients  bot {b['replies_per_s']:8.1f}/s p50 {b['p50_ms']:6.1f} "
-                  f"p99 {b['p99_ms']:6.1f} ms err {b['errors']} | echo {e['replies_per_s']:8.1f}/s "
-                  f"p99 {e['p99_ms']:6.1f} ms | ratio {ratio}", flush=True)
+            u_ratio = round(u["replies_per_s"] / max(e["replies_per_s"], 1e-9), 2)
+            rows.append({"clients": n, "bot": b, "bot_uncached": u, "echo": e,
+                         "throughput_ratio": ratio, "uncached_ratio": u_ratio})
+            print(f"{n:4d} clients  bot {b['replies_per_s']:8.1f}/s p99 {b['p99_ms']:6.1f} ms | "
+                  f"uncached {u['replies_per_s']:8.1f}/s p99 {u['p99_ms']:6.1f} ms | "
+                  f"echo {e['replies_per_s']:8.1f}/s p99 {e['p99_ms']:6.1f} ms | "
+                  f"ratios {ratio} / {u_ratio} | errors {b['errors'] + u['errors'] + e['errors']}",
+                  flush=True)
     data = {"seconds_per_run": seconds, "rows": rows, "rate_limit_env": UNLIMITED}
     Result("latency", "python bench/latency.py" + (" --quick" if args.quick else ""), data).save()
     return data

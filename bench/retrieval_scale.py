@@ -86,7 +86,8 @@ def measure(corpus_dir: Path | None, qs: list[str], repeat: int, timer: ScoreTim
     gc.collect()
     rss0 = rss_mb([_self()])
     t0 = time.perf_counter()
-    env = {"CORPUS_DIR": str(corpus_dir)} if corpus_dir else {}
+    # No reply cache: the questions repeat, and every reply must be computed to be timed.
+    env = {"REPLY_CACHE_SIZE": "0", **({"CORPUS_DIR": str(corpus_dir)} if corpus_dir else {})}
     bot = load_bot(Settings.from_env(env))
     build_s = time.perf_counter() - t0
     rss1 = rss_mb([_self()])
@@ -119,7 +120,7 @@ def alternative(timer: ScoreTimer) -> dict:
     """Replays the engine's own BM25 queries on rank-bm25 and on the inverted index."""
     calls = [(m, q) for m, q in timer.calls if isinstance(m, rank_bm25.BM25Okapi)]
     if not calls:
-        return {"inverted_index": "engine does not use BM25Okapi; not compared"}
+        return {}  # the engine scores with its own postings lists, not rank-bm25's loop
     models = {id(m): m for m, _ in calls}
     t0 = time.perf_counter()
     inverted = {k: InvertedBM25(m) for k, m in models.items()}
@@ -157,17 +158,48 @@ def main(argv: list[str] | None = None) -> dict:
     qs = questions()
     timer = ScoreTimer()
     timer.install()
+    command = "python bench/retrieval_scale.py" + (" --quick" if args.quick else "")
     rows = [{"generated": 0, **measure(None, qs, repeat, timer)}]
     print(rows[-1], flush=True)
+    data = {"rows": rows, "questions": len(qs), "skipped": []}
     for n in sizes:
+        need = projected_mb(rows, n)
+        if need > 0.6 * available_mb():  # never let the OOM killer pick a neighbour
+            data["skipped"].append({"generated": n, "projected_rss_mb": round(need),
+                                    "available_mb": round(available_mb())})
+            print(f"skipping {n}: would need ~{need:.0f} MiB", flush=True)
+            continue
         with tempfile.TemporaryDirectory(prefix=f"bench-corpus-{n}-") as tmp:
             write_corpus(Path(tmp), n)
             rows.append({"generated": n, **measure(Path(tmp), qs, 1 if n >= 100_000 else repeat,
                                                    timer)})
         print(rows[-1], flush=True)
-    data = {"rows": rows, "questions": len(qs)}
-    Result("retrieval_scale", "python bench/retrieval_scale.py", data).save()
+        Result("retrieval_scale", command, data).save()  # keep what was measured so far
+    Result("retrieval_scale", command, data).save()
     return data
+
+
+def projected_mb(rows: list[dict], n: int) -> float:
+    """Memory the next size would take if it grows from the last one as the last two did
+    (at least linearly): index structures that are dense per passage grow faster."""
+    if len(rows) < 2 or rows[-1]["generated"] == 0:
+        return rows[-1]["rss_growth_mb"] * max(1, n / 1000)
+    (a, b) = rows[-2], rows[-1]
+    scale = n / b["generated"]
+    prev = max(a["rss_growth_mb"], 1.0)
+    exponent = 1.0
+    if a["generated"]:
+        import math
+        exponent = max(1.0, math.log(max(b["rss_growth_mb"], 1.0) / prev) /
+                       math.log(b["generated"] / a["generated"]))
+    return b["rss_growth_mb"] * scale ** exponent
+
+
+def available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 if __name__ == "__main__":
