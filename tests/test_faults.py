@@ -480,3 +480,37 @@ def test_a_long_made_up_word_does_not_stall_other_patients(server_factory, bot):
         assert_engine_reply(v.ask(question, f"v{i}"), bot, question, f"v{i}")
     for a in attackers:
         a.reset()
+
+
+def server_rss_mb(server) -> float:
+    master, workers = gunicorn_pids(server)
+    total = 0
+    for pid in (master, *workers):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def test_a_flooding_client_that_never_reads_cannot_exhaust_server_memory(server_factory):
+    """A client that sends as fast as it can and never reads its replies: once the server's
+    replies back up, its messages must stop piling up in memory (dropped or cut off), or
+    one attacker could take the server down for every patient."""
+    server = server_factory()
+    before = server_rss_mb(server)
+    ws = RawWS(server, rcvbuf=4096)
+    frame = ws.frame(0x1, json.dumps({"type": "ask", "id": "x", "text": "what are biologics",
+                                      "pad": "p" * 3800}).encode())
+    ws.sock.settimeout(0.5)
+    sent_mb, deadline = 0.0, time.monotonic() + 8
+    while time.monotonic() < deadline:
+        try:
+            ws.sock.sendall(frame * 16)
+            sent_mb += 16 * len(frame) / 2**20
+        except socket.timeout:
+            continue
+        except OSError:  # cut off by the server: the defence worked
+            break
+    time.sleep(0.5)
+    growth = server_rss_mb(server) - before
+    assert growth < 100, f"server memory grew {growth:.0f} MiB after {sent_mb:.0f} MiB unread"
