@@ -48,6 +48,17 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _cache_dir(env: Mapping[str, str]) -> Path | None:
+    """CACHE_DIR, else the XDG cache folder; CACHE_DIR=off keeps nothing on disk."""
+    raw = env.get("CACHE_DIR", "").strip()
+    if raw.lower() in {"off", "none", "0"}:
+        return None
+    if raw:
+        return Path(raw)
+    base = env.get("XDG_CACHE_HOME", "").strip() or (Path.home() / ".cache")
+    return Path(base) / "eczema-chatbot"
+
+
 def _origins(raw: str) -> tuple[str, ...]:
     """Origins are compared exactly as browsers send them: scheme://host[:port], no slash."""
     return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
@@ -63,6 +74,7 @@ class Settings:
     log_questions: bool = False
     min_confidence: float = 0.6  # below this an answer becomes "not covered"
     reply_cache_size: int = 4096  # recent replies kept in memory (0: none)
+    cache_dir: Path | None = None  # where `ask` keeps the article's word stems between runs
     # websocket limits (the protocol in docs/protocol.md)
     max_text_chars: int = 500
     max_frame_bytes: int = 4096
@@ -84,6 +96,7 @@ class Settings:
             log_questions=_flag(env, "LOG_QUESTIONS"),
             min_confidence=_float(env, "MIN_CONFIDENCE", 0.6, 0.0, 1.0),
             reply_cache_size=_int(env, "REPLY_CACHE_SIZE", 4096, 0),
+            cache_dir=_cache_dir(env),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", 500, 1),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 4096, 64),
             rate_limit_messages=_int(env, "RATE_LIMIT_MESSAGES", 20, 1),

@@ -122,3 +122,20 @@ def test_cli_does_not_import_flask():
 def test_chatbot_without_command_is_a_usage_error():
     out = run("chatbot")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_stem_cache_holds_article_words_never_question_words(tmp_path):
+    out = run("ask", "zebrafishology and methotrexate", env={"CACHE_DIR": str(tmp_path)})
+    assert out.returncode == 0
+    [cache] = list(tmp_path.glob("stems-*.json"))
+    stems = json.loads(cache.read_text())
+    assert "methotrexate" in stems and "zebrafishology" not in stems
+    again = run("ask", "--json", "what are biologics", env={"CACHE_DIR": str(tmp_path)})
+    assert json.loads(again.stdout)["kind"] == "answer"
+
+
+def test_unwritable_cache_dir_is_not_an_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = run("ask", "--json", "what are biologics", env={"CACHE_DIR": str(blocker / "sub")})
+    assert out.returncode == 0 and json.loads(out.stdout)["kind"] == "answer"

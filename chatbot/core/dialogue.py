@@ -18,9 +18,9 @@ from chatbot.core.corpus import CorpusError, Document, Passage, load_corpus
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index
-from chatbot.core.safety import Safety, any_of, compile_patterns, load_toml
+from chatbot.core.safety import Safety, compile_any, compile_patterns, load_toml
 from chatbot.core.spelling import SpellingCorrector
-from chatbot.core.text import Analyzer, load_word_list, words
+from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
 MAX_SUGGESTIONS = 3
 MAX_INPUT_CHARS = 2000  # longer messages are read only this far
@@ -59,11 +59,11 @@ class Conversation:
                 disclaimer=d["disclaimer"], welcome=d["welcome"], no_answer=d["no_answer"],
                 not_covered_reply=d["not_covered_reply"], clarify=d["clarify"],
                 suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
-                needs_medicine=any_of(compile_patterns(path, "needs_medicine", d["needs_medicine"])),
+                needs_medicine=compile_any(path, "needs_medicine", d["needs_medicine"]),
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
-                off_topic=any_of(compile_patterns(path, "off_topic", d["off_topic"])),
+                off_topic=compile_any(path, "off_topic", d["off_topic"]),
                 smalltalk=kinds, smalltalk_replies=replies,
             )
         except KeyError as exc:
@@ -82,7 +82,9 @@ class Bot:
         self.settings = settings
         self.documents: list[Document] = load_corpus(folder)
         self.passages: list[Passage] = [p for d in self.documents for p in d.passages]
-        self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"))
+        stem_cache = StemCache(settings.cache_dir)
+        known = stem_cache.load()
+        self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
         self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
         self.safety = Safety.load(folder / "safety.toml")
         self.talk = Conversation.load(folder / "conversation.toml")
@@ -90,6 +92,8 @@ class Bot:
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
         speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words))
         self.parser = QueryParser(self.analyzer, self.lexicon, speller)
+        if self.analyzer.stems.keys() - known.keys():  # the article's words only: no question yet
+            stem_cache.save(self.analyzer.stems)
         self.min_confidence = settings.min_confidence
         # replies depend only on (text, state), and patients ask the same questions (every
         # suggestion chip is one): recent replies are kept in memory, never written anywhere

@@ -50,6 +50,7 @@ class Lexicon:
             for p in e.phrases:
                 self._phrases.setdefault(tuple(p.split()), []).append(e)
         self._longest = max((len(k) for k in self._phrases), default=0)
+        self._first_words = {k[0] for k in self._phrases}
 
     @classmethod
     def load(cls, path: Path, stem: Callable[[str], str], stopwords: frozenset[str]) -> "Lexicon":
@@ -72,12 +73,13 @@ class Lexicon:
             phrases = [p.strip() for p in rest.split(",") if p.strip()]
             if not sep or not article or not phrases:
                 raise CorpusError(path, n, "expected 'article words = patient phrase, patient phrase'")
-            for p in article + phrases:
-                if not any(w not in stopwords for w in words(p)):
+            split = [words(p) for p in article + phrases]
+            for p, ws in zip(article + phrases, split):
+                if not any(w not in stopwords for w in ws):
                     raise CorpusError(path, n, f"phrase {p!r} has only common words; "
                                                "it would match almost any question")
-                plain.update(words(p))
-            stemmed = [tuple(stem(w) for w in words(p)) for p in article + phrases]
+                plain.update(ws)
+            stemmed = [tuple(stem(w) for w in ws) for ws in split]
             # a medicine is found by its own name too; a [words] entry only by the patient phrases,
             # so "flare | recurrent = comes back" does not turn every "flare" into "recurrent"
             matched = stemmed if group in ENTITY_GROUPS else stemmed[len(article):]
@@ -89,6 +91,8 @@ class Lexicon:
         """Every entry whose phrase occurs in the stem sequence, with the word span it covers."""
         found = []
         for start in range(len(stems)):
+            if stems[start] not in self._first_words:
+                continue
             for end in range(start + 1, min(len(stems), start + self._longest) + 1):
                 for entry in self._phrases.get(tuple(stems[start:end]), ()):
                     if entry.group in groups:

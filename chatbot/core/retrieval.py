@@ -71,28 +71,36 @@ class PostingsBM25(BM25Okapi):
 
 
 class Column:
-    """One feature of every passage as boolean vectors: which passages hold each key.
+    """One feature of every passage, as postings: which passages hold each key.
 
-    Scoring a question is then a few vector operations per concept instead of a
-    loop over passages, which keeps a reply well under a millisecond.
+    A question is scored with a few vector operations per concept rather than a
+    loop over passages; masks are built only for the keys a question uses, so
+    memory grows with the text indexed, not with keys times passages.
     """
 
     def __init__(self, sets: list[frozenset]):
         self.size = len(sets)
         self.none = np.zeros(self.size, dtype=bool)
-        self.rows: dict = {}
+        postings: dict = {}
         for i, keys in enumerate(sets):
             for key in keys:
-                row = self.rows.get(key)
-                if row is None:
-                    row = self.rows[key] = np.zeros(self.size, dtype=bool)
-                row[i] = True
+                postings.setdefault(key, []).append(i)
+        self.postings = {key: np.array(ids, dtype=np.int32) for key, ids in postings.items()}
+
+    def row(self, key) -> np.ndarray:
+        """Passages holding `key`, as a boolean mask."""
+        ids = self.postings.get(key)
+        if ids is None:
+            return self.none
+        mask = np.zeros(self.size, dtype=bool)
+        mask[ids] = True
+        return mask
 
     def having(self, keys: frozenset) -> np.ndarray:
         """Passages holding every key."""
         mask = None
         for key in keys:
-            row = self.rows.get(key, self.none)
+            row = self.row(key)
             mask = row if mask is None else mask & row
         return self.none if mask is None else mask
 
@@ -128,9 +136,9 @@ class Index:
         self.heading_len = np.array([max(len(h), 1) for h in plain_headings], dtype=float)
         self.early_col = Column(early)  # the first words
         self.pairs_col = Column(pairs)  # neighbouring stems, either order
-        self.drugs_col = Column([self.drugs_named(p.section + " . " + p.text) for p in passages])
-        self.names_a_drug = np.array([bool(self.drugs_named(p.section + " . " + p.text))
-                                      for p in passages])
+        drugs = [self.drugs_named(p.section + " . " + p.text) for p in passages]
+        self.drugs_col = Column(drugs)  # the medicines each passage names
+        self.names_a_drug = np.array([bool(d) for d in drugs])
         self.lead = np.array([i == 0 or passages[i - 1].section != p.section
                               for i, p in enumerate(passages)], dtype=float)
 
@@ -187,7 +195,7 @@ class Index:
             hit = self.pairs_col.none
             for x in a.stems:
                 for y in b.stems:
-                    hit = hit | self.pairs_col.rows.get((x, y), self.pairs_col.none)
+                    hit = hit | self.pairs_col.row((x, y))
             acc += hit
         return acc / len(qp) if qp else acc
 
@@ -197,7 +205,7 @@ class Index:
         asked = {s for c in query.concepts for alt, credit in c.alternatives if credit == 1.0 for s in alt}
         hits = np.zeros(self.plain_heading_col.size)
         for s in asked:
-            hits += self.plain_heading_col.rows.get(s, self.plain_heading_col.none)
+            hits += self.plain_heading_col.row(s)
         precision = hits / self.heading_len
         both = recall + precision
         return np.divide(2 * recall * precision, both, out=np.zeros_like(both), where=both > 0)

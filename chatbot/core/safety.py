@@ -38,9 +38,18 @@ def load_toml(path: Path) -> dict:
         raise CorpusError(path, getattr(exc, "lineno", 0) or 0, f"not valid TOML: {exc}") from None
 
 
-def any_of(patterns: list[re.Pattern]) -> re.Pattern:
-    """One regex matching where any of `patterns` does: one scan of the message instead of dozens."""
-    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+def compile_any(path: Path, name: str, patterns: list[str]) -> re.Pattern:
+    """One regex matching where any of `patterns` does: one scan of a message instead of dozens.
+
+    Only when the combined pattern fails are they compiled one by one, to name the bad one.
+    """
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise CorpusError(path, 0, f"'{name}' must be a list of pattern strings")
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns) or "(?!)")
+    except re.error:
+        compile_patterns(path, name, patterns)
+        raise
 
 
 @dataclass
@@ -56,11 +65,10 @@ class Safety:
         data = load_toml(path)
         try:
             return cls(
-                crisis=any_of(compile_patterns(path, "crisis.patterns", data["crisis"]["patterns"])),
-                emergency=any_of(compile_patterns(path, "emergency.patterns", data["emergency"]["patterns"])),
-                asking=any_of(compile_patterns(path, "emergency.asking", data["emergency"]["asking"])),
-                describing=any_of(compile_patterns(path, "emergency.describing",
-                                                   data["emergency"]["describing"])),
+                crisis=compile_any(path, "crisis.patterns", data["crisis"]["patterns"]),
+                emergency=compile_any(path, "emergency.patterns", data["emergency"]["patterns"]),
+                asking=compile_any(path, "emergency.asking", data["emergency"]["asking"]),
+                describing=compile_any(path, "emergency.describing", data["emergency"]["describing"]),
                 replies={"crisis": data["crisis"]["reply"], "emergency": data["emergency"]["reply"]},
             )
         except KeyError as exc:

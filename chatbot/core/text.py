@@ -6,6 +6,8 @@ topic-free words. Only NLTK parts that need no downloaded data are used.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -37,10 +39,16 @@ def load_word_list(path: Path) -> frozenset[str]:
 class Analyzer:
     """Turns text into the stems that retrieval compares, skipping stopwords."""
 
-    def __init__(self, stopwords: frozenset[str]):
+    def __init__(self, stopwords: frozenset[str], stems: dict[str, str] | None = None):
+        """`stems` may hold word -> stem pairs computed earlier (see StemCache)."""
         self.stopwords = stopwords
         self._stemmer = SnowballStemmer("english")
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, str] = dict(stems or {})
+
+    @property
+    def stems(self) -> dict[str, str]:
+        """Every word -> stem pair seen so far."""
+        return dict(self._cache)
 
     def stem(self, word: str) -> str:
         """Cached: the same few thousand words recur in every query."""
@@ -55,3 +63,35 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Stems of the content words of `text`."""
         return [self.stem(w) for w in words(text) if self.is_content(w)]
+
+
+class StemCache:
+    """The article's word -> stem pairs, kept on disk between runs of `ask`.
+
+    Snowball stemming the article's thousand-odd words is most of the time `ask`
+    spends building its index. Only the article's own words are stored, never a
+    question's: the file is written right after the index is built, before any reply.
+    """
+
+    def __init__(self, folder: Path | None):
+        import nltk
+        self.path = folder / f"stems-nltk-{nltk.__version__}.json" if folder else None
+
+    def load(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8")) if self.path else {}
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save(self, stems: dict[str, str]) -> None:
+        """Best effort: a read-only home or a full disk only costs the next start some time."""
+        if not self.path:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stems, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
