@@ -82,6 +82,7 @@ class Settings:
     rate_limit_seconds: int = 10
     idle_timeout: int = 300
     ping_interval: int = 25
+    send_timeout: int = 10  # seconds a reply may wait for a client that is not reading
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -103,4 +104,5 @@ class Settings:
             rate_limit_seconds=_int(env, "RATE_LIMIT_SECONDS", 10, 1),
             idle_timeout=_int(env, "IDLE_TIMEOUT", 300, 1),
             ping_interval=_int(env, "PING_INTERVAL", 25, 0),
+            send_timeout=_int(env, "SEND_TIMEOUT", 10, 1),
         )

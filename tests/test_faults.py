@@ -514,3 +514,55 @@ def test_a_flooding_client_that_never_reads_cannot_exhaust_server_memory(server_
     time.sleep(0.5)
     growth = server_rss_mb(server) - before
     assert growth < 100, f"server memory grew {growth:.0f} MiB after {sent_mb:.0f} MiB unread"
+
+
+def log_events(server) -> list[dict]:
+    return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
+
+
+def test_a_client_that_stops_reading_is_dropped_after_the_send_timeout(server_factory, bot):
+    server = server_factory(env={**NO_RATE_LIMIT, "SEND_TIMEOUT": "2"})
+    stuck = RawWS(server, rcvbuf=4096)
+    stuck.welcome()
+    stuck.sock.setblocking(False)
+    ask = stuck.frame(0x1, json.dumps({"type": "ask", "id": "s", "text": "what are biologics"}
+                                      ).encode())
+    backed_up_at = None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the server's replies back up (and then its reads)
+        try:
+            stuck.sock.send(ask)
+        except BlockingIOError:
+            queued = server_socket_queue(server.port, stuck.local_port)
+            if queued and queued[0] > 0:
+                backed_up_at = time.monotonic()
+                break
+            time.sleep(0.01)
+    assert backed_up_at is not None, "the server never backed up on the stuck client"
+    dropped_at = None
+    while time.monotonic() < backed_up_at + 10:
+        if any(e["event"] == "disconnect" and e["reason"] == "send_timeout"
+               for e in log_events(server)):
+            dropped_at = time.monotonic()
+            break
+        time.sleep(0.1)
+    assert dropped_at is not None, f"not dropped:\n{server.log()[-2000:]}"
+    assert dropped_at - backed_up_at < 6  # 2 s limit, plus the time the backlog took to reach it
+    question = dev_questions()[0]
+    fresh = RawWS(server, timeout=5)
+    fresh.welcome()
+    assert_engine_reply(fresh.ask(question, "after"), bot, question, "after")
+
+
+def test_a_client_that_sends_many_questions_before_reading_gets_every_answer(server_factory):
+    """The server stops reading a connection while it is behind (MAX_PENDING messages), but a
+    client that does read gets every reply, in order: pausing loses nothing."""
+    server = server_factory(env=NO_RATE_LIMIT)
+    ws = RawWS(server)
+    ws.welcome()
+    questions = dev_questions()
+    sent = [json.dumps({"type": "ask", "id": f"p{i}", "text": questions[i % len(questions)]})
+            for i in range(60)]
+    ws.sock.sendall(b"".join(ws.frame(0x1, s.encode()) for s in sent))
+    ids = [ws.recv_json()["id"] for _ in sent]
+    assert ids == [f"p{i}" for i in range(60)]

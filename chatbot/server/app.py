@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request, send_from_directory
-from flask_sock import Sock
 from werkzeug.exceptions import HTTPException, NotFound
 
 from chatbot.config import Settings
@@ -21,6 +20,7 @@ from chatbot.server import chat, headers
 from chatbot.server.chat import Conversation, ProtocolError
 from chatbot.server.events import EventLog
 from chatbot.server.origins import is_allowed
+from chatbot.server.websocket import SendTimedOut, websocket_route
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 # Frames above max_frame_bytes get a `message_too_large` error and the chat goes on;
@@ -37,11 +37,7 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
         from chatbot.core import load_bot
         bot = load_bot(settings).prepare()
     app = Flask(__name__, static_folder=None)
-    app.config.update(
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        SOCK_SERVER_OPTIONS={"ping_interval": settings.ping_interval or None,
-                             "max_message_size": max(HARD_FRAME_CAP, settings.max_frame_bytes)},
-    )
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.extensions["chatbot"] = {"settings": settings, "bot": bot,
                                  "log": EventLog(settings.log_questions)}
     app.before_request(_check_origin)
@@ -53,7 +49,9 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
     app.route("/api/ask", methods=["POST", "OPTIONS"])(ask)
     app.get("/")(index)
     app.get("/<filename>")(web_file)  # top-level files only: no "/" in a name
-    Sock(app).route("/ws")(chat_socket)
+    websocket_route(app, "/ws", chat_socket, send_timeout=settings.send_timeout,
+                    ping_interval=settings.ping_interval or None,
+                    max_message_size=max(HARD_FRAME_CAP, settings.max_frame_bytes))
     return app
 
 
@@ -127,6 +125,8 @@ def chat_socket(ws) -> None:
                 ws.close(reason=1000, message="idle timeout")
                 break
             ws.send(json.dumps(conversation.handle(raw)))
+    except SendTimedOut:  # the client stopped reading its replies: dropped (docs/protocol.md)
+        reason = "send_timeout"
     except OSError:  # the client vanished mid-send (reset, broken pipe): nothing to answer
         reason = "connection_lost"
     finally:

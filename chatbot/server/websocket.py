@@ -1,0 +1,160 @@
+"""The chat's websocket connection: simple-websocket's Server with two limits it lacks.
+
+simple-websocket reads each connection in a background greenlet (a thread outside gevent)
+that appends every incoming message to a list for the handler's `receive()`, and its
+`send()` waits for as long as the client takes to read. A client that sends without ever
+reading stalls the handler in `send()` while the reader keeps filling the list, so memory
+grows with whatever that one client sends. Two limits close that hole:
+
+- at most `max_pending` messages wait for the handler; then the reader stops reading the
+  socket until the handler takes one, and TCP makes the client's own sends wait;
+- a frame the client has not taken within `send_timeout` seconds means it is not reading:
+  the connection is dropped (no close frame, which could not reach it either).
+
+flask-sock always builds the library's own Server class, so `websocket_route` here is
+flask-sock's route wrapper around this one.
+"""
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+from typing import Callable
+
+from flask import Flask, Response, request
+from simple_websocket import ConnectionClosed, Server
+from wsproto.events import CloseConnection, Message, TextMessage
+from wsproto.frame_protocol import CloseReason
+
+# Enough for a client that sends a few questions before reading the answers; each message
+# is at most the library's max_message_size, so this bounds a connection's backlog.
+MAX_PENDING = 8
+
+
+class SendTimedOut(ConnectionError):
+    """The client did not take a frame within the send time limit; the connection is dropped."""
+
+
+class ChatSocket(Server):
+    """A server-side websocket whose backlog and blocked sends are bounded."""
+
+    def __init__(self, environ: dict, send_timeout: float, max_pending: int = MAX_PENDING,
+                 **options):
+        self.send_timeout = send_timeout
+        self.max_pending = max_pending
+        self.taken = threading.Event()  # set each time the handler takes a message (or closes)
+        super().__init__(environ, **options)  # starts the reader
+
+    def receive(self, timeout: float | None = None):
+        """The next message (None after `timeout` seconds), letting a paused reader go on."""
+        data = super().receive(timeout)
+        self.taken.set()
+        return data
+
+    def send(self, data: str | bytes) -> None:
+        """Sends one message, all of it, or raises SendTimedOut and drops the connection."""
+        if not self.connected:
+            raise ConnectionClosed(self.close_reason, self.close_message)
+        event = Message(data=data) if isinstance(data, bytes) else TextMessage(data=str(data))
+        self._send_frame(self.ws.send(event))
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        """Sends a close frame within the send time limit, and stops the reader."""
+        if not self.connected:
+            raise ConnectionClosed(self.close_reason, self.close_message)
+        frame = self.ws.send(CloseConnection(reason or CloseReason.NORMAL_CLOSURE, message))
+        try:
+            self._send_frame(frame)
+        except OSError:  # gone, or not reading (then already dropped): nothing more to say
+            pass
+        self.connected = False
+        self.taken.set()
+
+    def drop(self) -> None:
+        """Ends the connection without a close frame; the reader sees EOF and closes the socket."""
+        self.connected = False
+        self.taken.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already gone
+            pass
+
+    def _send_frame(self, frame: bytes) -> None:
+        try:
+            sendall_within(self.sock, frame, self.send_timeout)
+        except SendTimedOut:
+            self.drop()
+            raise
+
+    def _handle_events(self) -> bool:
+        """Runs in the reader after every read: waits here while the handler is behind."""
+        keep_going = super()._handle_events()
+        while keep_going and self.connected and len(self.input_buffer) >= self.max_pending:
+            self.taken.wait()
+            self.taken.clear()
+            keep_going = self.connected
+        return keep_going
+
+
+def sendall_within(sock, data: bytes, seconds: float) -> None:
+    """`sock.sendall(data)`, raising SendTimedOut if the peer has not taken it within `seconds`.
+
+    Under gevent workers the socket is gevent's and a gevent Timeout interrupts the wait;
+    under a threaded server (the werkzeug dev server) the socket is shared with the reader
+    thread, so its timeout cannot be changed: send without blocking and poll instead.
+    """
+    if type(sock).__module__.startswith("gevent"):
+        from gevent import Timeout
+        with Timeout(seconds, SendTimedOut):
+            sock.sendall(data)
+        return
+    deadline = time.monotonic() + seconds
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[sock.send(view, socket.MSG_DONTWAIT):]
+            continue
+        except BlockingIOError:
+            pass
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            raise SendTimedOut()
+
+
+class _SocketResponse(Response):
+    """What the view returns after a websocket: the socket already carried everything, so the
+    WSGI server must write nothing (gunicorn's signal for that is StopIteration)."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def __call__(self, environ, start_response):
+        if self.mode == "gunicorn":
+            raise StopIteration()
+        if self.mode == "werkzeug":
+            return super().__call__(environ, start_response)
+        return []
+
+
+def websocket_route(app: Flask, path: str, handler: Callable[[ChatSocket], None],
+                    **options) -> None:
+    """Like flask-sock's `@sock.route(path)`: `handler(ws)` runs for the life of a connection;
+    `options` go to ChatSocket (send_timeout, ping_interval, max_message_size...)."""
+
+    def view() -> Response:
+        ws = ChatSocket(request.environ, **options)
+        try:
+            handler(ws)
+        except ConnectionClosed:
+            pass
+        try:
+            ws.close()
+        except ConnectionClosed:  # the client closed first, or the connection was dropped
+            pass
+        return _SocketResponse(ws.mode)
+
+    app.add_url_rule(path, handler.__name__, view, websocket=True)
