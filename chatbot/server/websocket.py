@@ -45,6 +45,7 @@ class ChatSocket(Server):
         self.max_pending = max_pending
         self.taken = threading.Event()  # set each time the handler takes a message (or closes)
         super().__init__(environ, **options)  # starts the reader
+        self.cooperative = type(self.sock).__module__.startswith("gevent")
 
     def receive(self, timeout: float | None = None):
         """The next message (None after `timeout` seconds), letting a paused reader go on."""
@@ -82,7 +83,7 @@ class ChatSocket(Server):
 
     def _send_frame(self, frame: bytes) -> None:
         try:
-            sendall_within(self.sock, frame, self.send_timeout)
+            sendall_within(self.sock, frame, self.send_timeout, self.cooperative)
         except SendTimedOut:
             self.drop()
             raise
@@ -97,20 +98,27 @@ class ChatSocket(Server):
         return keep_going
 
 
-def sendall_within(sock, data: bytes, seconds: float) -> None:
+def sendall_within(sock, data: bytes, seconds: float, cooperative: bool) -> None:
     """`sock.sendall(data)`, raising SendTimedOut if the peer has not taken it within `seconds`.
 
-    Under gevent workers the socket is gevent's and a gevent Timeout interrupts the wait;
-    under a threaded server (the werkzeug dev server) the socket is shared with the reader
-    thread, so its timeout cannot be changed: send without blocking and poll instead.
+    A reply nearly always fits in the socket's buffer, so a send that never waits comes
+    first and a reply costs one system call and no timer; only a remainder waits, timed.
+    Under gevent workers (`cooperative`: the socket is gevent's) a gevent Timeout ends that
+    wait. Under a threaded server (the werkzeug dev server) the socket is shared with the
+    reader thread, whose blocking reads rule out a socket timeout, so the wait is a poll.
     """
-    if type(sock).__module__.startswith("gevent"):
-        from gevent import Timeout
-        with Timeout(seconds, SendTimedOut):
-            sock.sendall(data)
+    view = memoryview(data)
+    if cooperative:
+        try:
+            sent = sock.send(view, 0, 0.0)  # gevent's own argument: timeout 0, never wait
+        except BlockingIOError:
+            sent = 0
+        if sent < len(view):
+            from gevent import Timeout
+            with Timeout(seconds, SendTimedOut):
+                sock.sendall(view[sent:])
         return
     deadline = time.monotonic() + seconds
-    view = memoryview(data)
     while view:
         try:
             view = view[sock.send(view, socket.MSG_DONTWAIT):]
