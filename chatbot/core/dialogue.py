@@ -172,7 +172,7 @@ class Bot:
         if not query.entities and not state.get("entity") and self.talk.needs_medicine.search(folded):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
-        hits, query = self._search(query, state)
+        hits, query = self._search(query, folded, state)
         section = self.section_by_question.get(folded)
         if section:
             hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
@@ -207,10 +207,10 @@ class Bot:
             return first  # "cool, thanks": the first kind found answers it
         return None
 
-    def _search(self, query: Query, state: dict) -> tuple[list[Hit], Query]:
+    def _search(self, query: Query, folded: str, state: dict) -> tuple[list[Hit], Query]:
         """Retrieval; a question naming no medicine is read as about the one discussed before."""
         # "what are biologics?" (one thing, asked what it is) is answered by the matching section
-        definition = len(query.concepts) == 1 and bool(self.talk.definition.search(fold(query.text)))
+        definition = len(query.concepts) == 1 and bool(self.talk.definition.search(folded))
         entity = state.get("entity")
         if entity and not query.entities:
             query = query.extended(self.parser.entity_concepts(entity), [entity])

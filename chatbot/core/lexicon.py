@@ -43,6 +43,7 @@ class Lexicon:
     def __init__(self, entries: list[Entry], plain_words: frozenset[str] = frozenset()):
         self.entries = entries
         self.plain_words = plain_words  # every word written in the file: spelling targets
+        self._members: dict[str, frozenset[str]] = {}  # class -> medicines, asked per question
         # phrase (as a tuple of stems) -> the entries it belongs to; a dict probe per word span
         # is much cheaper to build and to run than one regex per entry
         self._phrases: dict[tuple[str, ...], list[Entry]] = {}
@@ -116,6 +117,12 @@ class Lexicon:
 
     def members(self, name: str) -> frozenset[str]:
         """The medicines a class takes in ("immunosuppressants" -> methotrexate, ...)."""
+        found = self._members.get(name)
+        if found is None:
+            found = self._members[name] = self._find_members(name)
+        return found
+
+    def _find_members(self, name: str) -> frozenset[str]:
         parent = self.entity(name)
         if parent is None or parent.group != "classes":
             return frozenset()
