@@ -92,13 +92,17 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
                                      r.get("uncached_ratio")),
                                     ("echo", e, 1.0)):
                 if b:
-                    rows.append([r["clients"], label, b["replies_per_s"], f"**{ratio}x**",
+                    each = ", ".join(str(v) for v in b.get("runs_replies_per_s", []))
+                    rows.append([r["clients"], label, b["replies_per_s"], each, f"**{ratio}x**",
                                  f"{b['p50_ms']} / {b['p95_ms']} / {b['p99_ms']}", b["errors"],
                                  b["server_cpu_us_per_reply"], b["client_cpu_share"]])
         lines += ["## Reply latency and throughput vs a bare echo endpoint", "",
-                  f"Command: `{d['command']}` ({x['seconds_per_run']} s per run, closed loop: "
-                  "each client asks again as soon as its reply arrives)", "",
-                  table(["clients", "server", "replies/s", "vs echo", "p50 / p95 / p99 ms",
+                  f"Command: `{d['command']}` ({x['seconds_per_run']} s per run, "
+                  f"{x.get('rounds', 1)} interleaved rounds, median shown with its run's "
+                  "latencies; closed loop: each client asks again as soon as its reply "
+                  "arrives)", "",
+                  table(["clients", "server", "replies/s (median)", "each round",
+                         "vs echo (ratio of medians)", "p50 / p95 / p99 ms",
                          "errors", "server CPU µs/reply", "client's CPU share"], rows), ""]
 
     d = load("capacity")
