@@ -1,7 +1,8 @@
 """What every benchmark needs: the Procfile server, process memory, percentiles, results.
 
 Benchmarks start exactly what an operator deploys: the Procfile's `web:` command on a free
-loopback port, with only the app path swapped for the echo baseline. Figures go to
+loopback port (tests/live.py, which the tests use too), with only the app path swapped for
+the echo baseline. Figures go to
 bench/out/<name>.json so `run_all.py` can write bench/RESULTS.md from one run.
 """
 from __future__ import annotations
@@ -9,21 +10,18 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shlex
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # tests/live.py: the live server, shared with the tests
+from live import BOT_APP, LiveServer, free_port, launch, procfile_command  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
 DEV_CASES = ROOT.parent / "shared" / "eval" / "dev_cases.jsonl"
-BOT_APP = "chatbot.server:create_app()"
 ECHO_APP = "bench.echo_app:create_app()"
 # Load benchmarks send far more than a patient can type; the per-connection rate limit
 # (20 messages / 10 s by default) is raised for them, and RESULTS.md says so.
@@ -39,112 +37,18 @@ def questions() -> list[str]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def procfile_command(port: int, app: str = BOT_APP) -> list[str]:
-    """The Procfile's web command for `port`, serving `app` with the very same gunicorn flags."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith("web:"):
-            argv = shlex.split(line[len("web:"):].strip().replace("$PORT", str(port)))
-            return [app if a == BOT_APP else a for a in argv]
-    raise RuntimeError("Procfile has no web: line")
-
-
 def gunicorn_flag(name: str, default: str = "") -> str:
     """The value of a gunicorn flag in the Procfile (for reporting what was measured)."""
     argv = procfile_command(0)
     return argv[argv.index(name) + 1] if name in argv else default
 
 
-@dataclass
-class Server:
-    """A running Procfile server (gunicorn master in its own process group)."""
-    port: int
-    proc: subprocess.Popen
-    log_path: Path
-    started_at: float = 0.0
-    ready_after: float = 0.0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def origin(self) -> str:
-        return self.url
-
-    def pids(self) -> list[int]:
-        return process_tree(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-
-    def __enter__(self) -> "Server":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
 def start_server(app: str = BOT_APP, env: dict | None = None, port: int | None = None,
-                 health_path: str = "/healthz", timeout: float = 60.0) -> Server:
-    """Starts the Procfile command and waits until `health_path` answers 200."""
+                 health_path: str = "/healthz", timeout: float = 60.0) -> LiveServer:
+    """Starts the Procfile command serving `app` and waits until `health_path` answers 200,
+    polling every 5 ms so that `ready_after` measures the start-up, not the polling."""
     port = port or free_port()
-    OUT.mkdir(parents=True, exist_ok=True)
-    log_path = OUT / f"server-{port}.log"
-    full_env = {**os.environ, "PORT": str(port), **(env or {})}
-    full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
-    with open(log_path, "wb") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(procfile_command(port, app), cwd=ROOT, env=full_env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(port, proc, log_path, started_at=t0)
-    deadline = t0 + timeout
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}{health_path}", timeout=1) as r:
-                if r.status == 200:
-                    server.ready_after = time.perf_counter() - t0
-                    return server
-        except OSError:
-            time.sleep(0.005)
-    server.stop()
-    raise RuntimeError(f"server did not answer {health_path} within {timeout} s")
-
-
-def process_tree(root: int) -> list[int]:
-    """`root` and all its descendants, from /proc (gunicorn master + workers)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
+    return launch(procfile_command(port, app), OUT, port, env, timeout, health_path, poll=0.005)
 
 
 def _status_kb(pid: int, key: str) -> int:

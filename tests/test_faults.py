@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEV_CASES
+from live import parent_pids
 
 ERROR_CODES = {"message_too_large", "binary_frame", "invalid_json", "invalid_message",
                "invalid_id", "unknown_type", "invalid_text", "empty_text", "text_too_long",
@@ -163,18 +164,9 @@ def dev_questions() -> list[str]:
 
 
 def gunicorn_pids(server) -> tuple[int, frozenset[int]]:
-    """(master pid, worker pids) of a live server, from /proc."""
+    """(master pid, worker pids) of a live server."""
     master = server.proc.pid
-    workers = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-                workers.add(int(entry))
-    return master, frozenset(workers)
+    return master, frozenset(pid for pid, ppid in parent_pids().items() if ppid == master)
 
 
 def assert_engine_reply(got: dict, bot, question: str, msg_id: str,

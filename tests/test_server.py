@@ -13,7 +13,8 @@ import time
 import pytest
 from simple_websocket import ConnectionClosed, ConnectionError as WsRefused
 
-from conftest import DEV_CASES, SHARED, Address, ChatClient as Client
+from conftest import DEV_CASES, SHARED, ChatClient as Client
+from live import Address
 
 REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source"}
 QUESTIONS = [

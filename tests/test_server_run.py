@@ -5,7 +5,7 @@ from pathlib import Path
 from gunicorn.config import Config
 
 from chatbot.server.run import GUNICORN_OPTIONS
-from conftest import free_port, launch, procfile_command
+from live import free_port, launch, procfile_command
 
 
 def test_serve_uses_the_same_gunicorn_options_as_the_procfile():
