@@ -49,6 +49,17 @@ def test_bullets_stay_with_their_lead_in(doc, lead, bullet):
     assert f"• {bullet}" in p.text.splitlines()
 
 
+@pytest.mark.parametrize("first, last", [
+    ("Immunosuppressants used to treat", "suppressing different parts of the immune system."),
+    ("Yes, there are a number of different types", "Janus kinase (JAK) inhibitors"),
+])
+def test_a_short_section_is_one_passage(doc, first, last):
+    """A list's lead-in or a closing "As the name suggests..." is never an answer on its own."""
+    [p] = [p for p in doc.passages if p.text.startswith(first)]
+    assert p.text.endswith(last)
+    assert len([q for q in doc.passages if q.section == p.section]) == 1
+
+
 def test_passages_are_short_and_ids_unique_and_stable(doc):
     assert all(p.word_count <= 150 for p in doc.passages)
     ids = [p.id for p in doc.passages]

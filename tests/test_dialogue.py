@@ -90,6 +90,40 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     assert "Stress can be an eczema trigger" in reply["text"]
 
 
+@pytest.mark.parametrize("text, phrase", [
+    # chatty filler ("actually", "years ago", "still") does not drown the question
+    ("what does adbry actually do", "targets IL-13"),
+    ("I had TB years ago can i still take these", "tuberculosis"),
+    ("is it ok to stay on these immune drugs for years and years", "not wise to take"),
+    ("I've been getting dizzy since starting mycophenolate, is that a side effect", "dizziness"),
+    ("I tried light therapy for months and it didnt help, what now", "phototherapy"),
+    # lay words: weaker, worry about, how often, who wrote it
+    ("will my immune system be weaker", "immune system"),
+    ("I'm on a JAK pill, should I worry about shingles", "shingles"),
+    ("how often do I need checkups", "regular checkups"),
+    ("who wrote this", "Dr. Joan Paul"),
+    ("do i need vaccines before starting", "vaccinations"),
+    ("should I keep up with vaccines while on methotrexate", "age-appropriate vaccinations"),
+    # a common topic word still decides between passages about one medicine
+    ("cibinqo side effects", "shingles"),
+])
+def test_everyday_phrasings_find_their_passage(bot, text, phrase):
+    reply, _ = bot.reply(text, {})
+    assert reply["kind"] == "answer", (reply["confidence"], reply["text"][:80])
+    assert phrase in reply["text"]
+
+
+def test_doses_are_not_covered_except_where_the_article_gives_one(bot):
+    said, _ = bot.reply("how many times a day do i put on opzelura", {})
+    assert said["kind"] == "answer" and "twice per day" in said["text"]
+    follow, _ = converse(bot, ["what is opzelura", "how often do I use it"])
+    assert follow["kind"] == "answer" and "twice per day" in follow["text"]
+    for text in ("how much methotrexate should I take", "how often do I inject dupixent",
+                 "do i need to take folic acid with methotrexate"):
+        reply, _ = bot.reply(text, {})
+        assert reply["kind"] == "no_answer", text
+
+
 def test_side_effects_with_no_medicine_asks_which(bot):
     reply, _ = converse(bot, ["side effects"])
     assert reply["kind"] == "clarify"

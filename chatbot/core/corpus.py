@@ -25,6 +25,10 @@ class CorpusError(ValueError):
         self.path, self.line, self.problem = path, line, problem
 
 
+# Sections shorter than this (in characters of text) are answered whole, as one passage.
+SHORT_SECTION_CHARS = 400
+
+
 @dataclass(frozen=True)
 class Passage:
     id: str
@@ -170,7 +174,28 @@ def parse_document(path: Path) -> Document:
     if section is None:
         raise CorpusError(path, len(lines) or 1, "no '## question' sections found")
     close_section()
+    doc.passages = _join_short_sections(doc.passages)
     return doc
+
+
+def _join_short_sections(passages: list[Passage]) -> list[Passage]:
+    """A short section is one answer: its paragraphs are kept together as one passage.
+
+    Split, a list's lead-in ("The main players available are:") or a closing remark ("As
+    the name suggests, these drugs...") would be an answer without what it refers to.
+    """
+    by_section: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_section.setdefault(p.section, []).append(p)
+    out = []
+    for section, parts in by_section.items():
+        if len(parts) > 1 and sum(len(p.text) for p in parts) < SHORT_SECTION_CHARS:
+            first = parts[0]
+            out.append(Passage(first.id, section, "\n\n".join(p.text for p in parts),
+                               "\n\n".join(p.source_text for p in parts), first.doc, first.line))
+        else:
+            out.extend(parts)
+    return out
 
 
 def load_corpus(directory: Path) -> list[Document]:

@@ -40,6 +40,7 @@ class Conversation:
     needs_medicine: re.Pattern
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
+    not_covered_except: dict[str, list[str]]
     off_topic: re.Pattern
     smalltalk: list[tuple[str, list[re.Pattern]]]
     smalltalk_replies: dict[str, str]
@@ -63,6 +64,8 @@ class Conversation:
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
+                not_covered_except={topic: [fold(x) for x in phrases] for topic, phrases
+                                    in d.get("not_covered_except", {}).items()},
                 off_topic=compile_any(path, "off_topic", d["off_topic"]),
                 smalltalk=kinds, smalltalk_replies=replies,
             )
@@ -165,7 +168,7 @@ class Bot:
             state = {**state, "topic": " ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS]}
 
         for topic, pattern in self.talk.not_covered:
-            if pattern.search(folded):
+            if pattern.search(folded) and not self._article_says(topic, query, folded, state):
                 msg = self.talk.not_covered_reply.format(topic=topic)
                 return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
 
@@ -183,6 +186,16 @@ class Bot:
         return self._answer(hits), state
 
     # -- steps ---------------------------------------------------------------
+
+    def _article_says(self, topic: str, query: Query, folded: str, state: dict) -> bool:
+        """Whether the article does answer this question on a topic it mostly leaves out: the
+        confident best passage says one of the topic's exception phrases ("twice per day")."""
+        phrases = self.talk.not_covered_except.get(topic)
+        if not phrases:
+            return False
+        hits, _ = self._search(query, folded, state)
+        return bool(hits) and hits[0].coverage >= self.min_confidence \
+            and any(p in fold(hits[0].passage.text) for p in phrases)
 
     def _clean_state(self, state) -> dict:
         """Keeps only a known medicine and a short topic from a client-supplied state; drops the rest."""

@@ -101,8 +101,12 @@ class QueryParser:
             if self.analyzer.is_content(word):
                 groups.setdefault(owner.get(i, i), []).append(i)
         previous_end = None
+        seen: set[frozenset[str]] = set()
         for positions in groups.values():
             alts: list[Alternative] = [(frozenset(stems[i] for i in positions), 1.0)]
+            if alts[0][0] in seen:  # "for years and years": a word said twice is asked once
+                continue
+            seen.add(alts[0][0])
             for m in matches:
                 if any(m.start <= i < m.end for i in positions):
                     alts += self.alternatives(m)

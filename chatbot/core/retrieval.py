@@ -31,6 +31,9 @@ DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}  # "what is X?": 
 EARLY_WORDS = 8
 ENTITY_WEIGHT = 1.5  # at most, for a medicine's name
 CONTEXT_WEIGHT = 0.3  # a concept carried over from an earlier turn
+# at least, for any word the article uses: "side effects" is in many passages, so its IDF is
+# low, yet it is what the question is about ("cibinqo side effects")
+MIN_WEIGHT = 0.8
 UNKNOWN_WEIGHT = 1.0  # a word the article never uses weighs as much as its rarest word
 
 
@@ -164,7 +167,7 @@ class Index:
         """IDF of the concept's rarest known stem; a concept from an earlier turn counts less,
         so it picks among passages that answer the new question rather than overriding it."""
         known = [self.bm25.idf[s] for s in concept.stems if s in self.bm25.idf]
-        w = max(known) if known else self.unknown_weight
+        w = max(max(known), MIN_WEIGHT) if known else self.unknown_weight
         if concept.is_entity:  # a medicine's name is rare, but what is asked about it matters as much
             w = min(w, ENTITY_WEIGHT)
         return w * CONTEXT_WEIGHT if concept.from_context else w
