@@ -167,15 +167,21 @@ class Bot:
         if query.topic:
             state = {**state, "topic": " ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS]}
 
+        searched = None  # the search, when a not-covered topic's exception needed it already
         for topic, pattern in self.talk.not_covered:
-            if pattern.search(folded) and not self._article_says(topic, query, folded, state):
-                msg = self.talk.not_covered_reply.format(topic=topic)
-                return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
+            if not pattern.search(folded):
+                continue
+            if topic in self.talk.not_covered_except:
+                searched = searched or self._search(query, folded, state)
+                if self._article_says(topic, searched[0]):
+                    continue
+            msg = self.talk.not_covered_reply.format(topic=topic)
+            return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
 
         if not query.entities and not state.get("entity") and self.talk.needs_medicine.search(folded):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
-        hits, query = self._search(query, folded, state)
+        hits, query = searched or self._search(query, folded, state)
         section = self.section_by_question.get(folded)
         if section:
             hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
@@ -187,15 +193,11 @@ class Bot:
 
     # -- steps ---------------------------------------------------------------
 
-    def _article_says(self, topic: str, query: Query, folded: str, state: dict) -> bool:
+    def _article_says(self, topic: str, hits: list[Hit]) -> bool:
         """Whether the article does answer this question on a topic it mostly leaves out: the
         confident best passage says one of the topic's exception phrases ("twice per day")."""
-        phrases = self.talk.not_covered_except.get(topic)
-        if not phrases:
-            return False
-        hits, _ = self._search(query, folded, state)
         return bool(hits) and hits[0].coverage >= self.min_confidence \
-            and any(p in fold(hits[0].passage.text) for p in phrases)
+            and any(p in fold(hits[0].passage.text) for p in self.talk.not_covered_except[topic])
 
     def _clean_state(self, state) -> dict:
         """Keeps only a known medicine and a short topic from a client-supplied state; drops the rest."""
