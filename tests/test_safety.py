@@ -20,6 +20,19 @@ EMERGENCIES = [
     "my wife passed out after her injection",
     "I think I'm having an allergic reaction",
     "CANT BREATHE HELP",
+    # serious infection, bleeding and stroke signs, which immunosuppressed patients must not wait on
+    "i have a fever of 104 and im confused and shaking, im on methotrexate",
+    "my temp is 103 on rinvoq",
+    "vomiting blood and terrible stomach pain on mtx",
+    "my husband's speech is slurred and his face is drooping",
+    "my lips are turning blue",
+]
+# Everyday sentences with the same words that are not an emergency.
+NOT_EMERGENCIES = [
+    "im 40 f with bad eczema, should i try dupixent",
+    "my son is 4 and has a fever of 39",
+    "can methotrexate cause vomiting",
+    "does a high fever mean I should stop methotrexate",
 ]
 CRISES = [
     "I want to end my life",
@@ -61,6 +74,12 @@ def test_described_emergency_gets_emergency_reply(bot, text):
     assert reply["kind"] == "emergency"
     assert "911" in reply["text"] and "stop" in reply["text"].lower()
     assert reply["source"] is None and reply["disclaimer"]
+
+
+@pytest.mark.parametrize("text", NOT_EMERGENCIES)
+def test_everyday_sentences_with_emergency_words_are_not_routed_to_emergency(bot, text):
+    reply, _ = bot.reply(text, {})
+    assert reply["kind"] not in {"crisis", "emergency"}
 
 
 @pytest.mark.parametrize("text", CRISES)
