@@ -106,6 +106,20 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("should I keep up with vaccines while on methotrexate", "age-appropriate vaccinations"),
     # a common topic word still decides between passages about one medicine
     ("cibinqo side effects", "shingles"),
+    # side effects in lay verbs: "give me", "mess up", "breaking out"
+    ("will cibinqo give me shingles", "shingles"),
+    ("does cellcept mess up your stomach", "stomach upset"),
+    ("been breaking out since i started rinvoq", "acne"),
+    # "is it safe for me / does that matter" with a condition of one's own: who should not take them
+    ("im a type 1 diabetic, is prednisone safe for me", "blood sugar"),
+    ("had tuberculosis as a kid, does that matter", "tuberculosis"),
+    ("my grandpa is 79, can he take these drugs", "older adults"),
+    ("I beat breast cancer 3 years ago, is it safe for me to take a systemic drug",
+     "recurrence of previous cancer"),
+    ("how do i avoid catching infections on methotrexate", "hand hygiene"),
+    # comparing medicines: the passage that describes them side by side
+    ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
+    ("opzelura versus rinvoq", "JAK1 inhibitors"),
 ])
 def test_everyday_phrasings_find_their_passage(bot, text, phrase):
     reply, _ = bot.reply(text, {})
@@ -133,7 +147,8 @@ def test_side_effects_with_no_medicine_asks_which(bot):
 
 
 @pytest.mark.parametrize("text", ["hi", "good morning", "thanks so much!", "thank you for the help",
-                                  "bye", "who are you"])
+                                  "bye", "who are you", "ok that helped, thanks",
+                                  "good to know"])
 def test_small_talk(bot, text):
     reply, _ = bot.reply(text, {})
     assert reply["kind"] == "smalltalk" and reply["suggestions"]

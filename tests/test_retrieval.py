@@ -119,3 +119,23 @@ def test_a_passage_about_another_medicine_is_never_the_answer(bot, question):
 def test_general_or_class_passages_still_answer_for_a_medicine(bot, question, phrase):
     reply, _ = bot.reply(question, {})
     assert reply["kind"] == "answer" and phrase in reply["text"]
+
+
+@pytest.mark.parametrize("question, number, kept", [
+    ("my grandma is 84, can she take methotrexate", "84", False),
+    ("it took 3 days to clear", "3", False),
+    ("what does il 13 do", "13", True),  # the article's own number (IL-13) still counts
+])
+def test_numbers_the_article_never_uses_are_not_concepts(bot, question, number, kept):
+    concepts = bot.parser.parse(question).concepts
+    assert any(number in c.word.split() for c in concepts) == kept
+
+
+def test_a_comparison_is_answered_by_the_passage_naming_both_medicines(bot):
+    query = bot.parser.parse("cibinqo vs rinvoq")
+    assert [c.compares for c in query.concepts] == [False, True, False]
+    best = bot.index.search(query)[0]
+    assert "Cibinqo" in best.passage.text and "Rinvoq" in best.passage.text
+    assert best.coverage == 1.0
+    # one medicine alone: "vs" has nothing to compare, so it is an ordinary word
+    assert bot.index.naming_all(bot.parser.parse("rinvoq vs")) is None

@@ -6,6 +6,7 @@ left answers the patient's). Phrases are compared as stem sequences, so
 "shots" matches "shot" and "Pregnant" matches "pregnant". Entries under [drugs] and [classes] are
 medicines: they are also applied to the article itself (so "Dupixent" and
 "dupilumab" find each other both ways) and are remembered for follow-ups.
+Entries under [comparisons] are words that compare ("vs", "difference").
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from chatbot.core.corpus import CorpusError
 from chatbot.core.text import words
 
 ENTITY_GROUPS = ("drugs", "classes")
-GROUPS = ENTITY_GROUPS + ("words",)
+GROUPS = ENTITY_GROUPS + ("words", "comparisons")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: Path, stem: Callable[[str], str], stopwords: frozenset[str]) -> "Lexicon":
-        """Parses `article words = phrase, phrase` lines grouped under [drugs]/[classes]/[words]."""
+        """Parses `article words = phrase, phrase` lines grouped under [drugs], [classes], [words]
+        and [comparisons]."""
         entries, group, plain = [], None, set()
         for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             line = raw.split("#", 1)[0].strip()

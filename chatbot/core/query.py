@@ -29,6 +29,7 @@ class Concept:
     from_context: bool = False
     entity: str | None = None  # the medicine (generic name) or class these words name
     drug: bool = False  # the entity is one medicine, not a class
+    compares: bool = False  # "vs", "difference": a passage naming all the medicines asked answers it
 
     @property
     def is_entity(self) -> bool:
@@ -80,6 +81,12 @@ class QueryParser:
                     out += [(self._content(c), CLASS_CREDIT) for c in m.entry.article]
         return [alt for alt in out if alt[0]]
 
+    def _stray_number(self, word: str) -> bool:
+        """A number the article never uses: an age, a count of days or years ("my grandma is 84",
+        "5 yrs ago"). It says nothing the article could answer, yet as an unknown word it would
+        weigh as much as the rarest article word and sink the confidence."""
+        return word.isdigit() and word not in self.speller.known
+
     def parse(self, text: str) -> Query:
         raw = words(text)[:MAX_QUERY_WORDS]
         fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
@@ -98,7 +105,7 @@ class QueryParser:
                 owner.setdefault(i, m)
         groups: dict[object, list[int]] = {}
         for i, word in enumerate(fixed):
-            if self.analyzer.is_content(word):
+            if self.analyzer.is_content(word) and (i in owner or not self._stray_number(word)):
                 groups.setdefault(owner.get(i, i), []).append(i)
         previous_end = None
         seen: set[frozenset[str]] = set()
@@ -112,6 +119,8 @@ class QueryParser:
                     alts += self.alternatives(m)
             entry = next((m.entry for m in matches if m.entry.is_entity
                           and m.start <= positions[0] < m.end), None)
+            compares = any(m.entry.group == "comparisons" and m.start <= positions[0] < m.end
+                           for m in matches)
             label = " ".join(fixed[i] for i in positions)
             if previous_end is not None and raw[previous_end + 1:positions[0]] == ["or"]:
                 # "pills or shots": either answers it, so they are one concept
@@ -120,7 +129,8 @@ class QueryParser:
                 entry = None if not last.is_entity else entry
             query.concepts.append(Concept(label, tuple(dict.fromkeys(alts)),
                                           entity=entry.name if entry else None,
-                                          drug=bool(entry) and entry.group == "drugs"))
+                                          drug=bool(entry) and entry.group == "drugs",
+                                          compares=compares))
             previous_end = positions[-1]
         return query
 

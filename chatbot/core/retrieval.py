@@ -172,14 +172,18 @@ class Index:
             w = min(w, ENTITY_WEIGHT)
         return w * CONTEXT_WEIGHT if concept.from_context else w
 
-    def credits(self, concept: Concept, column: Column) -> np.ndarray:
+    def credits(self, concept: Concept, column: Column,
+                naming_all: np.ndarray | None = None) -> np.ndarray:
         """Per passage: how well it answers one concept (the best of its alternatives)."""
         best = np.zeros(column.size)
         for stems, credit in concept.alternatives:
             best = np.maximum(best, credit * column.having(stems))
+        if concept.compares and naming_all is not None:
+            best = np.maximum(best, naming_all)
         return best
 
-    def coverage(self, query: Query, column: Column, weights: list[float] | None = None) -> np.ndarray:
+    def coverage(self, query: Query, column: Column, weights: list[float] | None = None,
+                 naming_all: np.ndarray | None = None) -> np.ndarray:
         """Per passage: the IDF-weighted share of the question's concepts it answers."""
         weights = weights or [self.weight(c) for c in query.concepts]
         total = sum(weights)
@@ -187,8 +191,20 @@ class Index:
         if not total:
             return acc
         for concept, w in zip(query.concepts, weights):
-            acc += w * self.credits(concept, column)
+            acc += w * self.credits(concept, column, naming_all)
         return acc / total
+
+    def naming_all(self, query: Query) -> np.ndarray | None:
+        """Passages naming every medicine a question asks about, when it asks about two or more:
+        the article compares medicines by describing them side by side ("Cibinqo and Rinvoq are
+        both JAK1 inhibitors"), seldom with the word "difference"."""
+        named = [c for c in query.concepts if c.is_entity and not c.from_context]
+        if len(named) < 2:
+            return None
+        mask = np.ones(self.terms_col.size, dtype=bool)
+        for c in named:
+            mask &= self.credits(c, self.terms_col) == 1.0
+        return mask.astype(float)
 
     def pair_share(self, query: Query) -> np.ndarray:
         """Per passage: share of the question's neighbouring concepts that are neighbours there too."""
@@ -232,7 +248,7 @@ class Index:
         w = DEFINITION_WEIGHTS if definition else WEIGHTS
         weights = [self.weight(c) for c in query.concepts]
         bm25 = self.bm25.get_scores(query.terms)
-        coverage = self.coverage(query, self.terms_col, weights)
+        coverage = self.coverage(query, self.terms_col, weights, self.naming_all(query))
         score = (w["coverage"] * coverage + w["named"] * self.named_share(query)
                  + w["bm25"] * bm25 / max(bm25.max(), 1e-9)
                  + w["heading"] * self.heading_match(query, weights)
