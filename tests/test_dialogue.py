@@ -85,6 +85,15 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     assert "mouth sores" in reply["text"]
 
 
+@pytest.mark.parametrize("turns, phrase", [
+    (["I'm on prednisone for a flare", "can I stay on it for years?"], "cannot be used long-term"),
+    (["what is methotrexate", "is it bad for my liver"], "Methotrexate can damage the liver"),
+])
+def test_a_follow_up_pointing_back_with_it_is_about_that_medicine(bot, turns, phrase):
+    reply, _ = converse(bot, turns)
+    assert reply["kind"] == "answer" and phrase in reply["text"]
+
+
 def test_context_does_not_hijack_an_unrelated_question(bot):
     reply, _ = converse(bot, ["what is dupilumab", "can stress trigger eczema"])
     assert "Stress can be an eczema trigger" in reply["text"]
@@ -117,6 +126,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("I beat breast cancer 3 years ago, is it safe for me to take a systemic drug",
      "recurrence of previous cancer"),
     ("how do i avoid catching infections on methotrexate", "hand hygiene"),
+    # a rash where the shot went is an injection site reaction; "not cutting it" and "half my body"
+    ("got a red itchy bump where i injected dupixent", "injection site reaction"),
+    ("my steroid creams arent cutting it anymore and its on half my body", "large surface area"),
+    ("the rash calmed down, do i stay on the pills", "taper off the systemic drug"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),

@@ -38,6 +38,7 @@ class Conversation:
     suggestions: list[str]
     clarify_suggestions: list[str]
     needs_medicine: re.Pattern
+    refers_back: re.Pattern
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
     not_covered_except: dict[str, list[str]]
@@ -61,6 +62,7 @@ class Conversation:
                 not_covered_reply=d["not_covered_reply"], clarify=d["clarify"],
                 suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
                 needs_medicine=compile_any(path, "needs_medicine", d["needs_medicine"]),
+                refers_back=compile_patterns(path, "refers_back", [d["refers_back"]])[0],
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
@@ -223,12 +225,14 @@ class Bot:
         return None
 
     def _search(self, query: Query, folded: str, state: dict) -> tuple[list[Hit], Query]:
-        """Retrieval; a question naming no medicine is read as about the one discussed before."""
+        """Retrieval; a question naming no medicine is read as about the one discussed before,
+        fully so when it points back at it ("is it safe long term?")."""
         # "what are biologics?" (one thing, asked what it is) is answered by the matching section
         definition = len(query.concepts) == 1 and bool(self.talk.definition.search(folded))
         entity = state.get("entity")
         if entity and not query.entities:
-            query = query.extended(self.parser.entity_concepts(entity), [entity])
+            referred = bool(self.talk.refers_back.search(folded))
+            query = query.extended(self.parser.entity_concepts(entity, referred), [entity])
         return self.index.search(query, definition=definition), query
 
     def _answer(self, hits: list[Hit]) -> dict:

@@ -122,7 +122,8 @@ class QueryParser:
             compares = any(m.entry.group == "comparisons" and m.start <= positions[0] < m.end
                            for m in matches)
             label = " ".join(fixed[i] for i in positions)
-            if previous_end is not None and raw[previous_end + 1:positions[0]] == ["or"]:
+            between = raw[previous_end + 1:positions[0]] if previous_end is not None else []
+            if "or" in between and not any(self.analyzer.is_content(w) for w in between):
                 # "pills or shots": either answers it, so they are one concept
                 last = query.concepts.pop()
                 label, alts = f"{last.word} or {label}", list(last.alternatives) + alts
@@ -134,9 +135,10 @@ class QueryParser:
             previous_end = positions[-1]
         return query
 
-    def entity_concepts(self, name: str) -> list[Concept]:
-        """Concepts standing for a medicine remembered from an earlier turn."""
-        return [replace(c, from_context=True) for c in self.parse(name).concepts]
+    def entity_concepts(self, name: str, referred: bool = False) -> list[Concept]:
+        """Concepts standing for a medicine remembered from an earlier turn; `referred`: the
+        question points back at it ("it"), so it counts as if named again."""
+        return [replace(c, from_context=not referred) for c in self.parse(name).concepts]
 
     def topic_concepts(self, text: str) -> list[Concept]:
         """The non-medicine concepts of an earlier question ("side effects" of "...prednisone")."""
