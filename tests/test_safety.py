@@ -26,6 +26,11 @@ EMERGENCIES = [
     "vomiting blood and terrible stomach pain on mtx",
     "my husband's speech is slurred and his face is drooping",
     "my lips are turning blue",
+    "i broke out in hives and my lips are tingling",
+    "my tounge is swollen",
+    "my poop is black and tarry",
+    "i'm bleeding and it won't stop",
+    "my son swallowed the whole bottle of my pills",  # an emergency (poison control), not a crisis
 ]
 # Everyday sentences with the same words that are not an emergency.
 NOT_EMERGENCIES = [
@@ -33,6 +38,8 @@ NOT_EMERGENCIES = [
     "my son is 4 and has a fever of 39",
     "can methotrexate cause vomiting",
     "does a high fever mean I should stop methotrexate",
+    "my lips are numb from the cold",
+    "my poop is black after iron pills",
 ]
 CRISES = [
     "I want to end my life",
@@ -51,6 +58,9 @@ CRISES = [
     "how many prednisone would it take to die",
     "i wish i could just disappear forever",
     "planning to take the rest of my meds at once",
+    "i wish i was never born",
+    "im going to jump off a bridge",
+    "gonna swallow the whole bottle tonight",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
@@ -60,6 +70,7 @@ NOT_CRISES = [
     "i was gone on vacation and missed a dose",
     "nobody told me about the side effects",
     "can i stop taking prednisone for good",
+    "I bought a rope for camping",
 ]
 ASKING = [
     ("what are signs of an allergic reaction", "difficulty breathing or swallowing"),
