@@ -31,6 +31,8 @@ EMERGENCIES = [
     "my poop is black and tarry",
     "i'm bleeding and it won't stop",
     "my son swallowed the whole bottle of my pills",  # an emergency (poison control), not a crisis
+    "my 3 yr old got into my methotrexate and swallowed some pills",
+    "injection spot is hot red swollen and spreading fast, i have chills and a high fever",
 ]
 # Everyday sentences with the same words that are not an emergency.
 NOT_EMERGENCIES = [
@@ -61,6 +63,8 @@ CRISES = [
     "i wish i was never born",
     "im going to jump off a bridge",
     "gonna swallow the whole bottle tonight",
+    "i wana die honestly",
+    "my teen said she wants to kill herself because of her skin",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
@@ -71,6 +75,7 @@ NOT_CRISES = [
     "nobody told me about the side effects",
     "can i stop taking prednisone for good",
     "I bought a rope for camping",
+    "when is the itching going to die down",
 ]
 ASKING = [
     ("what are signs of an allergic reaction", "difficulty breathing or swallowing"),
