@@ -130,6 +130,11 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("got a red itchy bump where i injected dupixent", "injection site reaction"),
     ("my steroid creams arent cutting it anymore and its on half my body", "large surface area"),
     ("the rash calmed down, do i stay on the pills", "taper off the systemic drug"),
+    # the story around a question ("my derm wants me to", "all the time") is left out
+    ("my derm wants me to start cibinqo, is it a pill", "takes by mouth"),
+    ("rinvoq is making me tired all the time", "tiredness"),
+    ("im 78, are these drugs ok for older ppl", "older adults"),
+    ("my hair is falling out on methotrexate, is that related", "hair loss"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
@@ -160,7 +165,7 @@ def test_side_effects_with_no_medicine_asks_which(bot):
 
 
 @pytest.mark.parametrize("text", ["hi", "good morning", "thanks so much!", "thank you for the help",
-                                  "bye", "who are you", "ok that helped, thanks",
+                                  "bye", "who are you", "ok that helped, thanks", "who am i talking to?",
                                   "good to know"])
 def test_small_talk(bot, text):
     reply, _ = bot.reply(text, {})

@@ -33,6 +33,7 @@ NOT_COVERED = [
     "how long does dupixent take to work",
     "is dupixent covered by medicare",
     "how do I inject dupixent",
+    "what foods should i avoid to clear my eczema",
     "what time is it",
     "zxcvb",
 ]
@@ -139,3 +140,9 @@ def test_a_comparison_is_answered_by_the_passage_naming_both_medicines(bot):
     assert best.coverage == 1.0
     # one medicine alone: "vs" has nothing to compare, so it is an ordinary word
     assert bot.index.naming_all(bot.parser.parse("rinvoq vs")) is None
+
+
+def test_filler_phrases_are_left_out_of_the_question(bot):
+    words = [c.word for c in bot.parser.parse("my derm wants me to take rinvoq all the time").concepts]
+    assert "derm" not in words and "time" not in words
+    assert any("rinvoq" in w for w in words)

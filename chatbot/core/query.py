@@ -104,7 +104,10 @@ class QueryParser:
             for i in range(m.start, m.end):
                 owner.setdefault(i, m)
         groups: dict[object, list[int]] = {}
+        filler = self.analyzer.filler_positions(fixed)
         for i, word in enumerate(fixed):
+            if i in filler:
+                continue
             if self.analyzer.is_content(word) and (i in owner or not self._stray_number(word)):
                 groups.setdefault(owner.get(i, i), []).append(i)
         previous_end = None

@@ -40,8 +40,11 @@ class Analyzer:
     """Turns text into the stems that retrieval compares, skipping stopwords."""
 
     def __init__(self, stopwords: frozenset[str], stems: dict[str, str] | None = None):
-        """`stems` may hold word -> stem pairs computed earlier (see StemCache)."""
+        """`stems` may hold word -> stem pairs computed earlier (see StemCache). Entries of
+        several words ("my doctor") are filler phrases, left out of questions as a whole."""
         self.stopwords = stopwords
+        self.filler = tuple(sorted((tuple(p.split()) for p in stopwords if " " in p),
+                                   key=len, reverse=True))
         self._stemmer = SnowballStemmer("english")
         self._cache: dict[str, str] = dict(stems or {})
 
@@ -59,6 +62,18 @@ class Analyzer:
 
     def is_content(self, word: str) -> bool:
         return word not in self.stopwords and len(word) > 1
+
+    def filler_positions(self, plain: list[str]) -> set[int]:
+        """Positions of the words inside filler phrases: the story around a question ("my
+        doctor wants me to", "all the time") says nothing the article could answer, yet its
+        words would count against every passage."""
+        found: set[int] = set()
+        for phrase in self.filler:
+            n = len(phrase)
+            for start in range(len(plain) - n + 1):
+                if tuple(plain[start:start + n]) == phrase:
+                    found.update(range(start, start + n))
+        return found
 
     def terms(self, text: str) -> list[str]:
         """Stems of the content words of `text`."""
