@@ -88,8 +88,10 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
 @pytest.mark.parametrize("turns, phrase", [
     (["I'm on prednisone for a flare", "can I stay on it for years?"], "cannot be used long-term"),
     (["what is methotrexate", "is it bad for my liver"], "Methotrexate can damage the liver"),
+    # what to watch out for, after naming a medicine, is its side effects
+    (["my daughter is on methotrexate", "what should we watch out for"], "mouth sores"),
 ])
-def test_a_follow_up_pointing_back_with_it_is_about_that_medicine(bot, turns, phrase):
+def test_a_follow_up_saying_it_or_asking_what_to_watch_for_is_about_that_medicine(bot, turns, phrase):
     reply, _ = converse(bot, turns)
     assert reply["kind"] == "answer" and phrase in reply["text"]
 
@@ -135,6 +137,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("rinvoq is making me tired all the time", "tiredness"),
     ("im 78, are these drugs ok for older ppl", "older adults"),
     ("my hair is falling out on methotrexate, is that related", "hair loss"),
+    ("my son is on dupixent and his eyes are crusty", "conjunctivitis"),
+    ("does prednisone affect your eyes", "blindness"),
+    ("is there a version i can take by IV", "intravenous (IV)"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
