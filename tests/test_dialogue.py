@@ -140,6 +140,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("my son is on dupixent and his eyes are crusty", "conjunctivitis"),
     ("does prednisone affect your eyes", "blindness"),
     ("is there a version i can take by IV", "intravenous (IV)"),
+    # "why can't I just use creams?": because creams do not control moderate to severe eczema
+    ("why can't i just stick with my creams", "not going to get their symptoms under control"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
