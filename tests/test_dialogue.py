@@ -142,6 +142,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("is there a version i can take by IV", "intravenous (IV)"),
     # "why can't I just use creams?": because creams do not control moderate to severe eczema
     ("why can't i just stick with my creams", "not going to get their symptoms under control"),
+    ("do these drugs make you catch infections easier", "infections"),
+    ("azathioprine SJS risk", "Stevens-Johnson"),
+    ("isnt it dangerous to turn down your immune system", "immune system"),
+    ("can I use the pills together with my steroid creams", "topical"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
@@ -157,6 +161,8 @@ def test_doses_are_not_covered_except_where_the_article_gives_one(bot):
     assert said["kind"] == "answer" and "twice per day" in said["text"]
     follow, _ = converse(bot, ["what is opzelura", "how often do I use it"])
     assert follow["kind"] == "answer" and "twice per day" in follow["text"]
+    changed, _ = bot.reply("could my eczema not be improving because the dose is wrong", {})
+    assert changed["kind"] == "answer" and "change the dose" in changed["text"]
     for text in ("how much methotrexate should I take", "how often do I inject dupixent",
                  "do i need to take folic acid with methotrexate"):
         reply, _ = bot.reply(text, {})
@@ -173,6 +179,7 @@ def test_side_effects_with_no_medicine_asks_which(bot):
 
 @pytest.mark.parametrize("text", ["hi", "good morning", "thanks so much!", "thank you for the help",
                                   "bye", "who are you", "ok that helped, thanks", "who am i talking to?",
+                                  "hey how are you today?",
                                   "good to know"])
 def test_small_talk(bot, text):
     reply, _ = bot.reply(text, {})

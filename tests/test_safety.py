@@ -33,6 +33,7 @@ EMERGENCIES = [
     "my son swallowed the whole bottle of my pills",  # an emergency (poison control), not a crisis
     "my 3 yr old got into my methotrexate and swallowed some pills",
     "injection spot is hot red swollen and spreading fast, i have chills and a high fever",
+    "my husband passed out after his injection and wont wake up",  # an emergency, not a crisis
 ]
 # Everyday sentences with the same words that are not an emergency.
 NOT_EMERGENCIES = [
@@ -65,6 +66,8 @@ CRISES = [
     "gonna swallow the whole bottle tonight",
     "i wana die honestly",
     "my teen said she wants to kill herself because of her skin",
+    "i keep thinkin about sucide",
+    "thinking about taking all my prednisone at once so i never wake up",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
