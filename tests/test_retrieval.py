@@ -77,7 +77,9 @@ def test_spelling_correction_reaches_known_words(bot, typo, fixed):
     assert bot.parser.speller.correct(typo) == fixed
 
 
-@pytest.mark.parametrize("word", ["month", "women", "cost", "weather"])
+@pytest.mark.parametrize("word", ["month", "women", "cost", "weather",
+                                  # English words one or two letters from an article word
+                                  "talking", "thinking", "together", "breaking", "called"])
 def test_everyday_words_are_not_bent_into_article_words(bot, word):
     assert bot.parser.speller.correct(word) == word
 
@@ -146,3 +148,9 @@ def test_filler_phrases_are_left_out_of_the_question(bot):
     words = [c.word for c in bot.parser.parse("my derm wants me to take rinvoq all the time").concepts]
     assert "derm" not in words and "time" not in words
     assert any("rinvoq" in w for w in words)
+
+
+@pytest.mark.parametrize("typo, fixed", [("dupixant", "dupixent"), ("inhibiters", "inhibitors"),
+                                         ("pregnency", "pregnancy"), ("presure", "pressure")])
+def test_typos_that_are_not_english_words_are_still_corrected(bot, typo, fixed):
+    assert bot.parser.speller.correct(typo) == fixed

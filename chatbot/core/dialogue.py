@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chatbot.config import Settings
 from chatbot.core.corpus import CorpusError, Document, Passage, load_corpus
+from chatbot.core.english import is_english
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index
@@ -95,7 +96,8 @@ class Bot:
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
-        speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words))
+        speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words),
+                                                   is_english)
         self.parser = QueryParser(self.analyzer, self.lexicon, speller)
         if self.analyzer.stems.keys() - known.keys():  # the article's words only: no question yet
             stem_cache.save(self.analyzer.stems)

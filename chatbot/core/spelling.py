@@ -9,6 +9,7 @@ removed, so a lookup is a few dictionary probes rather than a scan.
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Callable
 
 from nltk.metrics.distance import edit_distance
 
@@ -31,16 +32,21 @@ def _deletes(word: str, distance: int) -> set[str]:
 
 
 class SpellingCorrector:
-    def __init__(self, known: set[str], targets: set[str]):
-        """`known` words are left alone; unknown words are corrected only to `targets`."""
+    def __init__(self, known: set[str], targets: set[str],
+                 is_word: Callable[[str], bool] = lambda word: False):
+        """`known` words, and any word `is_word` accepts (an English dictionary), are left
+        alone; other words are corrected only to `targets`."""
         self.known = frozenset(known)
+        self.is_word = is_word
         self._targets = sorted(targets)
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
         self._cache: dict[str, str] = {}
 
     def prepare(self) -> None:
-        """Builds the deletion index now (a server does, so no patient waits for it)."""
+        """Builds the deletion index and reads the dictionary now (a server does, so no
+        patient waits for them)."""
         self._deletion_index()
+        self.is_word("warm")
 
     def _deletion_index(self) -> dict[str, list[str]]:
         """Built lazily: most questions need no correction, and `ask` should start fast."""
@@ -53,10 +59,11 @@ class SpellingCorrector:
         return self._index
 
     @classmethod
-    def for_vocabulary(cls, article_words: set[str], lexicon_words: set[str]) -> "SpellingCorrector":
+    def for_vocabulary(cls, article_words: set[str], lexicon_words: set[str],
+                       is_word: Callable[[str], bool] = lambda word: False) -> "SpellingCorrector":
         targets = {w for w in article_words if len(w) >= MIN_TARGET_ARTICLE_WORD and w.isalpha()}
         targets |= {w for w in lexicon_words if len(w) >= MIN_TARGET_LEXICON_WORD and w.isalpha()}
-        return cls(article_words | lexicon_words, targets)
+        return cls(article_words | lexicon_words, targets, is_word)
 
     def correct(self, word: str) -> str:
         """The closest target within 1-2 edits (ties: the lexicon's order), or the word itself."""
@@ -65,6 +72,8 @@ class SpellingCorrector:
         cached = self._cache.get(word)
         if cached is not None:
             return cached
+        if self.is_word(word):
+            return word
         limit = _max_distance(word)
         best, best_d = word, limit + 1
         index = self._deletion_index()
