@@ -146,9 +146,11 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("azathioprine SJS risk", "Stevens-Johnson"),
     ("isnt it dangerous to turn down your immune system", "immune system"),
     ("can I use the pills together with my steroid creams", "topical"),
+    ("can my 80 year old father take these eczema drugs", "older adults"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
+    ("biologics vs jak inhibitors, which has worse side effects", "more serious variety"),
 ])
 def test_everyday_phrasings_find_their_passage(bot, text, phrase):
     reply, _ = bot.reply(text, {})
