@@ -147,6 +147,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("isnt it dangerous to turn down your immune system", "immune system"),
     ("can I use the pills together with my steroid creams", "topical"),
     ("can my 80 year old father take these eczema drugs", "older adults"),
+    ("where has the author done her medical missions", "medical missions"),
+    ("why does it take so many different meds before finding the right one", "trial and error"),
     # comparing medicines: the passage that describes them side by side
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
