@@ -88,10 +88,13 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
 @pytest.mark.parametrize("turns, phrase", [
     (["I'm on prednisone for a flare", "can I stay on it for years?"], "cannot be used long-term"),
     (["what is methotrexate", "is it bad for my liver"], "Methotrexate can damage the liver"),
+    # a situation first, then a medicine: the medicine in that situation
+    (["I have diabetes", "can I take prednisone"], "blood sugar"),
+    (["i have liver disease", "is methotrexate ok"], "liver disease should not take"),
     # what to watch out for, after naming a medicine, is its side effects
     (["my daughter is on methotrexate", "what should we watch out for"], "mouth sores"),
 ])
-def test_a_follow_up_saying_it_or_asking_what_to_watch_for_is_about_that_medicine(bot, turns, phrase):
+def test_follow_ups_keep_what_the_conversation_is_about(bot, turns, phrase):
     reply, _ = converse(bot, turns)
     assert reply["kind"] == "answer" and phrase in reply["text"]
 

@@ -163,8 +163,9 @@ class Bot:
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
         query = self.parser.parse(text)
-        if query.entities and not query.topic and state.get("topic"):
-            # "and methotrexate?" after "side effects of prednisone": same question, new medicine
+        if query.entities and state.get("topic") and (not query.topic or not state.get("entity")):
+            # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
+            # "can I take prednisone?" after "I have diabetes": a medicine for that situation
             query = query.extended(self.parser.topic_concepts(state["topic"]))
         if query.entities:
             state = {**state, "entity": query.entities[-1]}
