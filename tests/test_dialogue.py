@@ -150,6 +150,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("isnt it dangerous to turn down your immune system", "immune system"),
     ("can I use the pills together with my steroid creams", "topical"),
     ("can my 80 year old father take these eczema drugs", "older adults"),
+    ("can immunosuppressants give u cancer", "cancer"),
+    ("which immunosuppressant pills are used for eczema", "Immunosuppressants used to treat"),
     ("where has the author done her medical missions", "medical missions"),
     ("why does it take so many different meds before finding the right one", "trial and error"),
     # comparing medicines: the passage that describes them side by side
@@ -166,6 +168,8 @@ def test_everyday_phrasings_find_their_passage(bot, text, phrase):
 def test_doses_are_not_covered_except_where_the_article_gives_one(bot):
     said, _ = bot.reply("how many times a day do i put on opzelura", {})
     assert said["kind"] == "answer" and "twice per day" in said["text"]
+    put, _ = bot.reply("how often do i put opzelura on", {})
+    assert put["kind"] == "answer" and "twice per day" in put["text"]
     follow, _ = converse(bot, ["what is opzelura", "how often do I use it"])
     assert follow["kind"] == "answer" and "twice per day" in follow["text"]
     changed, _ = bot.reply("could my eczema not be improving because the dose is wrong", {})

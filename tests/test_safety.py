@@ -68,6 +68,8 @@ CRISES = [
     "my teen said she wants to kill herself because of her skin",
     "i keep thinkin about sucide",
     "thinking about taking all my prednisone at once so i never wake up",
+    "how many methotrexate pills would it take to overdose",
+    "my friend posted that shes going to take all her pills tonight",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
