@@ -110,7 +110,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("I had TB years ago can i still take these", "tuberculosis"),
     ("is it ok to stay on these immune drugs for years and years", "not wise to take"),
     ("I've been getting dizzy since starting mycophenolate, is that a side effect", "dizziness"),
-    ("I tried light therapy for months and it didnt help, what now", "phototherapy"),
+    ("I tried light therapy for months and it didnt help, what now", "would consider a systemic drug"),
+    ("creams didnt help at all", "not seen improvement"),
     # lay words: weaker, worry about, how often, who wrote it
     ("will my immune system be weaker", "immune system"),
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
