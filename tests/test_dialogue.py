@@ -152,6 +152,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can I use the pills together with my steroid creams", "topical"),
     ("can my 80 year old father take these eczema drugs", "older adults"),
     ("can immunosuppressants give u cancer", "cancer"),
+    ("which is the newest biologic", "latest approved biologic"),
+    ("does rinvoq affect platelets", "low platelet count"),
     ("which immunosuppressant pills are used for eczema", "Immunosuppressants used to treat"),
     ("where has the author done her medical missions", "medical missions"),
     ("why does it take so many different meds before finding the right one", "trial and error"),
