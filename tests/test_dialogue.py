@@ -153,6 +153,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can my 80 year old father take these eczema drugs", "older adults"),
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
+    ("we have tried every treatment and nothing works", "clinical trial"),
+    ("how come a drug works for some people and not others", "not every treatment"),
     ("does rinvoq affect platelets", "low platelet count"),
     ("which immunosuppressant pills are used for eczema", "Immunosuppressants used to treat"),
     ("where has the author done her medical missions", "medical missions"),
