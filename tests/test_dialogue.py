@@ -153,6 +153,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can my 80 year old father take these eczema drugs", "older adults"),
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
+    # a past reaction to a named medicine: the passage on drug allergy, which speaks of
+    # "this class of medications" (the lexicon reads that as the systemic drugs)
+    ("i had a bad reaction to methotrexate once, can i try it again", "strictly avoid further use"),
     ("we have tried every treatment and nothing works", "clinical trial"),
     ("how come a drug works for some people and not others", "not every treatment"),
     ("does rinvoq affect platelets", "low platelet count"),
