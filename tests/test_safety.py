@@ -34,6 +34,7 @@ EMERGENCIES = [
     "my 3 yr old got into my methotrexate and swallowed some pills",
     "injection spot is hot red swollen and spreading fast, i have chills and a high fever",
     "my husband passed out after his injection and wont wake up",  # an emergency, not a crisis
+    "I suddenly cant see anything out of my right eye, I'm on prednisone",
 ]
 # Everyday sentences with the same words that are not an emergency.
 NOT_EMERGENCIES = [
@@ -43,6 +44,8 @@ NOT_EMERGENCIES = [
     "does a high fever mean I should stop methotrexate",
     "my lips are numb from the cold",
     "my poop is black after iron pills",
+    "i cant see why my doctor wants me on this",
+    "can prednisone make you go blind",
 ]
 CRISES = [
     "I want to end my life",
@@ -70,6 +73,8 @@ CRISES = [
     "thinking about taking all my prednisone at once so i never wake up",
     "how many methotrexate pills would it take to overdose",
     "my friend posted that shes going to take all her pills tonight",
+    "ive been saving up my prednisone pills so i can overdose",
+    "my wife keeps saying everyone would be better off without her",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
