@@ -153,6 +153,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can my 80 year old father take these eczema drugs", "older adults"),
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
+    ("how does adbry work in the body", "targets IL-13"),
+    ("my derm wants to put me on imuran, what are the side effects", "Azathioprine can cause"),
+    ("my shot spot is red after dupixent, is that a known thing", "injection site reaction"),
+    ("is it smart to stay on these meds for years", "long term"),
     # a past reaction to a named medicine: the passage on drug allergy, which speaks of
     # "this class of medications" (the lexicon reads that as the systemic drugs)
     ("i had a bad reaction to methotrexate once, can i try it again", "strictly avoid further use"),

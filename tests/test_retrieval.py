@@ -34,6 +34,7 @@ NOT_COVERED = [
     "is dupixent covered by medicare",
     "how do I inject dupixent",
     "what foods should i avoid to clear my eczema",
+    "whats the best moisturizer for baby eczema",
     "what time is it",
     "zxcvb",
 ]
