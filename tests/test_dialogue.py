@@ -153,6 +153,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can my 80 year old father take these eczema drugs", "older adults"),
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
+    ("are there any new eczema drugs coming", "in the pipeline"),
     ("how does adbry work in the body", "targets IL-13"),
     ("my derm wants to put me on imuran, what are the side effects", "Azathioprine can cause"),
     ("my shot spot is red after dupixent, is that a known thing", "injection site reaction"),
