@@ -126,7 +126,7 @@ def test_general_or_class_passages_still_answer_for_a_medicine(bot, question, ph
 
 
 @pytest.mark.parametrize("question, number, kept", [
-    ("my grandma is 84, can she take methotrexate", "84", False),
+    ("she took 84 pills of vitamin c", "84", False),
     ("it took 3 days to clear", "3", False),
     ("what does il 13 do", "13", True),  # the article's own number (IL-13) still counts
 ])
@@ -155,3 +155,19 @@ def test_filler_phrases_are_left_out_of_the_question(bot):
                                          ("pregnency", "pregnancy"), ("presure", "pressure")])
 def test_typos_that_are_not_english_words_are_still_corrected(bot, typo, fixed):
     assert bot.parser.speller.correct(typo) == fixed
+
+
+@pytest.mark.parametrize("question, stands_for", [
+    ("my grandma is 84, can she take methotrexate", "older"),
+    ("im 70 can i take methotrexate", "older"),
+    ("my 80 year old dad has eczema", "older"),
+    ("im 30, can i take methotrexate", None),  # not old: nothing to look for
+    ("i had cancer 70 years ago", None),  # a count of years, not an age
+])
+def test_an_age_asks_about_older_adults_or_children(bot, question, stands_for):
+    number = next(w for w in question.replace(",", " ").split() if w.isdigit())
+    concept = next((c for c in bot.parser.parse(question).concepts if number in c.word.split()), None)
+    if stands_for is None:
+        assert concept is None
+    else:
+        assert any(stands_for in stem for alt, _ in concept.alternatives for stem in alt)

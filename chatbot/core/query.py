@@ -16,6 +16,11 @@ from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, words
 
 CLASS_CREDIT = 0.5
+# An older person's age ("my mom is 81", "im 70") asks what the article says about older
+# adults: the lexicon entry of OLDER_WORD stands for it. Only old ages: children are named as
+# well as aged ("my son", "my 7 year old"), and small numbers are often counts ("5 yrs ago").
+OLDER_AGE, OLDER_WORD = 65, "elderly"
+AGE_BEFORE = {"is", "am", "im", "aged", "age", "turned", "turning", "hes", "shes"}
 MAX_QUERY_WORDS = 60  # a question is read this far: longer pastes cost time and add nothing
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
 
@@ -87,6 +92,18 @@ class QueryParser:
         weigh as much as the rarest article word and sink the confidence."""
         return word.isdigit() and word not in self.speller.known
 
+    def _ages(self, plain: list[str]) -> list[Match]:
+        """Older people's ages ("is 81", "81 year old"), matched to the lexicon's older adults."""
+        found = []
+        for i, word in enumerate(plain):
+            if not word.isdigit() or int(word) < OLDER_AGE or int(word) > 120:
+                continue
+            after = plain[i + 1:i + 3]
+            if i and plain[i - 1] in AGE_BEFORE or after[-1:] == ["old"] or after[:1] == ["yo"]:
+                found += [Match(m.entry, i, i + 1) for m in
+                          self.lexicon.matches([self.analyzer.stem(OLDER_WORD)], ("words",))]
+        return found
+
     def parse(self, text: str) -> Query:
         raw = words(text)[:MAX_QUERY_WORDS]
         fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
@@ -98,6 +115,8 @@ class QueryParser:
         for m in matches:
             if m.entry.is_entity and m.entry.name not in query.entities:
                 query.entities.append(m.entry.name)
+        ages = self._ages(fixed)
+        matches += ages
         # group each word with the longest lexicon phrase covering it
         owner: dict[int, Match] = {}
         for m in sorted(matches, key=lambda m: m.end - m.start, reverse=True):
@@ -108,7 +127,8 @@ class QueryParser:
         for i, word in enumerate(fixed):
             if i in filler:
                 continue
-            if self.analyzer.is_content(word) and (i in owner or not self._stray_number(word)):
+            if any(m.start == i for m in ages) or self.analyzer.is_content(word) \
+                    and (i in owner or not self._stray_number(word)):
                 groups.setdefault(owner.get(i, i), []).append(i)
         previous_end = None
         seen: set[frozenset[str]] = set()
