@@ -14,6 +14,10 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
+# 600 questions written by five separate authors from the article and the shared examples
+# alone, without seeing the engine. The engine was tuned on them since, so they now guard
+# against regressions rather than measure what new patients will see.
+INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
 
 
 def load_cases(path):
@@ -47,16 +51,19 @@ def test_shared_example_conversation(bot, case):
     assert judge(reply, case["expect"], 150) is None, reply
 
 
-def test_patient_question_set_scores_at_least_95_percent(bot):
-    cases = load_cases(PATIENT_CASES)
+@pytest.mark.parametrize("path, share", [(PATIENT_CASES, 0.95), (INDEPENDENT_CASES, 0.92)],
+                         ids=["patient", "independent"])
+def test_question_sets_score_at_least_their_share(bot, path, share):
+    cases = load_cases(path)
     failures = [(c["id"], c["turns"]) for c in cases
                 if judge(converse(bot, c["turns"])[0], c["expect"], 150)]
-    assert len(failures) <= 0.05 * len(cases), failures
+    assert len(failures) <= (1 - share) * len(cases), failures
 
 
-@pytest.mark.parametrize("case", [c for c in load_cases(PATIENT_CASES)
-                                  if c["cat"] in {"emergency", "crisis"}], ids=lambda c: c["id"])
-def test_every_safety_case_in_the_patient_set_is_right(bot, case):
+@pytest.mark.parametrize("case", [c for path in (PATIENT_CASES, INDEPENDENT_CASES)
+                                  for c in load_cases(path) if c["cat"] in {"emergency", "crisis"}],
+                         ids=lambda c: c["id"])
+def test_every_safety_case_in_the_question_sets_is_right(bot, case):
     reply, _ = converse(bot, case["turns"])
     assert reply["kind"] == case["expect"]["kind"]
 
