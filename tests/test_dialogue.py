@@ -161,6 +161,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
     ("are there any new eczema drugs coming", "in the pipeline"),
+    ("I'm diabetic and on prednisone, should I worry", "blood sugar"),
+    ("I've tried every eczema treatment there is, what's left?", "clinical trial"),
     ("I had an allergic reaction to imuran years ago, can i retry it", "strictly avoid further use"),
     ("will they find more side effects of the jak pills later", "research is still ongoing"),
     ("ive tried every med out there, is there anything left", "clinical trial"),
@@ -183,6 +185,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("what's the difference between cibinqo and opzelura", "JAK1 inhibitors"),
     ("opzelura versus rinvoq", "JAK1 inhibitors"),
     ("biologics vs jak inhibitors, which has worse side effects", "more serious variety"),
+    # two medicines joined by "or" are compared, not either-or
+    ("which is safer, cibinqo or dupixent", "fewer side effects"),
 ])
 def test_everyday_phrasings_find_their_passage(bot, text, phrase):
     reply, _ = bot.reply(text, {})

@@ -146,8 +146,10 @@ class QueryParser:
                            for m in matches)
             label = " ".join(fixed[i] for i in positions)
             between = raw[previous_end + 1:positions[0]] if previous_end is not None else []
-            if "or" in between and not any(self.analyzer.is_content(w) for w in between):
-                # "pills or shots": either answers it, so they are one concept
+            either = "or" in between and not any(self.analyzer.is_content(w) for w in between)
+            if either and not (entry and query.concepts[-1].is_entity):
+                # "pills or shots": either answers it, so they are one concept; two medicines
+                # ("JAK inhibitors or biologics?") are being compared, so they stay two
                 last = query.concepts.pop()
                 label, alts = f"{last.word} or {label}", list(last.alternatives) + alts
                 entry = None if not last.is_entity else entry

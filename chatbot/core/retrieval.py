@@ -198,7 +198,7 @@ class Index:
         """Passages naming every medicine a question asks about, when it asks about two or more:
         the article compares medicines by describing them side by side ("Cibinqo and Rinvoq are
         both JAK1 inhibitors"), seldom with the word "difference"."""
-        named = [c for c in query.concepts if c.is_entity and not c.from_context]
+        named = [c for c in query.concepts if c.is_entity]
         if len(named) < 2:
             return None
         mask = np.ones(self.terms_col.size, dtype=bool)
@@ -259,18 +259,23 @@ class Index:
         # is not answered by prednisone's list): it names the medicine asked about, or speaks of
         # its class in its own text while naming no other medicine. A medicine remembered from
         # earlier turns only rules out passages about other medicines.
+        # Comparing medicines ("dupixent or rinvoq?"), a passage naming one of them is no stranger
+        # to the question for the other.
         on_topic = np.ones(self.terms_col.size, dtype=bool)
-        for c in query.concepts:
-            if not c.is_entity:
-                continue
-            named = self.credits(c, self.terms_col) == 1.0
+        entities = [c for c in query.concepts if c.is_entity]
+        names = [self.credits(c, self.terms_col) == 1.0 for c in entities]
+        for c, named in zip(entities, names):
+            asked_too = self.terms_col.none
+            for other, other_named in zip(entities, names):
+                if other is not c and not other.from_context:
+                    asked_too = asked_too | other_named
             if not c.from_context:
                 member = self.drugs_col.none
                 for drug in self.lexicon.members(c.entity):
                     member = member | self.drugs_col.having({drug})
                 on_topic &= named | member | (self.credits(c, self.text_col) > 0)
             if c.drug:
-                on_topic &= named | ~self.names_a_drug | self.drugs_col.having({c.entity})
+                on_topic &= named | ~self.names_a_drug | self.drugs_col.having({c.entity}) | asked_too
         score = np.where(on_topic, score, score - 1.0)
         best = np.argsort(-score, kind="stable")[:k]
         return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0)
