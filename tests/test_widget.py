@@ -325,6 +325,29 @@ def test_page_on_another_origin_embeds_and_chats(page, server_factory, clinic_si
     expect(turn).to_have_attribute("data-kind", "answer")
 
 
+def test_a_server_back_between_two_checks_is_not_taken_for_a_refusal(page, server_factory):
+    """After a failed connection the widget checks whether the server refuses this site. A
+    server that comes back in the middle of those checks (a restart) must not read as one."""
+    live = server_factory()
+    open_widget(page, live.url)
+    ask(page, "what are biologics")
+    restarted = []
+
+    def back_up_now(route):
+        if route.request.method == "HEAD" and not restarted:
+            restarted.append(server_factory(port=live.port))
+        route.continue_()
+
+    page.route("**/widget.js", back_up_now)
+    os.killpg(live.proc.pid, signal.SIGINT)
+    live.proc.wait(15)
+    page.locator(".ecw-input").fill("what is dupilumab")
+    page.locator(".ecw-input").press("Enter")
+    expect(bot_turns(page)).to_have_count(2, timeout=30_000)
+    assert restarted, "the widget never checked the server"
+    expect(page.locator(".ecw-unavailable")).to_have_count(0)
+
+
 def test_refused_origin_shows_unavailable_and_stops(page, server, clinic_site):
     frames = Frames(page)
     page.goto(clinic_site(server.url))  # `server` allows only its own and local origins

@@ -388,6 +388,8 @@
    * the upgrade with 403, and the same check guards its chat API: a CORS request there fails
    * while the widget's own script (served to every origin) still loads. Then the chat is not
    * allowed on this site: say so and stop, rather than retry forever. Otherwise retry.
+   * The script is fetched before and after the API, so a server that is down for one of the
+   * checks and back for the other (a restart) reads as down, never as refusing.
    */
   function failed(hadOpened) {
     if (!state.open && !state.pending.length) {
@@ -401,8 +403,10 @@
       return fetch(BASE + url, { method: method, cache: 'no-store' }).then(
         function () { return true; }, function () { return false; });
     };
-    reachable('api/ask', 'OPTIONS').then(function (allowed) {
-      return allowed ? false : reachable('widget.js', 'HEAD');
+    reachable('widget.js', 'HEAD').then(function (up) {
+      return up && reachable('api/ask', 'OPTIONS').then(function (allowed) {
+        return !allowed && reachable('widget.js', 'HEAD');
+      });
     }).then(function (refused) {
       if (refused) showUnavailable(); else retry();
     });
