@@ -10,6 +10,7 @@ from conftest import ROOT, SHARED
 from chatbot.config import Settings
 from chatbot.core import load_bot
 from chatbot.core.corpus import CorpusError, load_corpus, parse_document
+from chatbot.core.lexicon import Lexicon
 
 ARTICLE = SHARED / "article" / "systemic-immunomodulators-eczema.txt"
 CORPUS = ROOT / "corpus"
@@ -119,3 +120,19 @@ def test_a_second_article_dropped_in_is_indexed(tmp_path):
     reply, _ = bot.reply("is zinc oxide sunscreen ok for eczema skin", {})
     assert reply["kind"] == "answer"
     assert reply["source"]["author"] == "Dr. Sol" and "zinc oxide" in reply["text"]
+
+
+@pytest.mark.parametrize("line, ok", [
+    ("types = how many", True),  # several common words: specific enough
+    ("types = how", False),  # one common word would match almost any question
+    ("how many = kinds", False),  # article words must be ones a passage can hold
+])
+def test_lexicon_phrases_of_common_words(tmp_path, line, ok):
+    path = tmp_path / "lexicon.txt"
+    path.write_text(f"[words]\n{line}\n")
+    common = frozenset({"how", "many"})
+    if ok:
+        assert Lexicon.load(path, str, common).entries
+    else:
+        with pytest.raises(CorpusError, match="only common words"):
+            Lexicon.load(path, str, common)

@@ -161,6 +161,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
     ("are there any new eczema drugs coming", "in the pipeline"),
+    # phrases of common words only
+    ("how many jak enzymes are there", "four types"),
+    ("methotrexate didnt do anything for me", "not effective"),
     ("I'm diabetic and on prednisone, should I worry", "blood sugar"),
     ("I've tried every eczema treatment there is, what's left?", "clinical trial"),
     ("I had an allergic reaction to imuran years ago, can i retry it", "strictly avoid further use"),

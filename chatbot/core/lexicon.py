@@ -77,8 +77,10 @@ class Lexicon:
             if not sep or not article or not phrases:
                 raise CorpusError(path, n, "expected 'article words = patient phrase, patient phrase'")
             split = [words(p) for p in article + phrases]
-            for p, ws in zip(article + phrases, split):
-                if not any(w not in stopwords for w in ws):
+            for k, (p, ws) in enumerate(zip(article + phrases, split)):
+                # a patient phrase of several common words is specific enough ("how many",
+                # "didnt do anything"); one common word, or an article phrase, is not
+                if not any(w not in stopwords for w in ws) and (k < len(article) or len(ws) < 2):
                     raise CorpusError(path, n, f"phrase {p!r} has only common words; "
                                                "it would match almost any question")
                 plain.update(ws)

@@ -124,10 +124,13 @@ class QueryParser:
                 owner.setdefault(i, m)
         groups: dict[object, list[int]] = {}
         filler = self.analyzer.filler_positions(fixed)
+        # a lexicon phrase of common words only ("how many") is a concept of its own
+        common = {i for m in matches for i in range(m.start, m.end)
+                  if not any(self.analyzer.is_content(w) for w in fixed[m.start:m.end])}
         for i, word in enumerate(fixed):
             if i in filler:
                 continue
-            if any(m.start == i for m in ages) or self.analyzer.is_content(word) \
+            if i in common or any(m.start == i for m in ages) or self.analyzer.is_content(word) \
                     and (i in owner or not self._stray_number(word)):
                 groups.setdefault(owner.get(i, i), []).append(i)
         previous_end = None
