@@ -161,6 +161,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
     ("are there any new eczema drugs coming", "in the pipeline"),
+    ("why do biologics have less side effects", "fewer side effects"),
+    ("does prednisone actually work for eczema", "very effective medication"),
+    ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
