@@ -215,6 +215,22 @@ def test_doses_are_not_covered_except_where_the_article_gives_one(bot):
         assert reply["kind"] == "no_answer", text
 
 
+@pytest.mark.parametrize("text", ["can i take dupixent and rinvoq at the same time",
+                                  "is it ok to combine methotrexate with cyclosporine"])
+def test_two_medicines_together_are_not_covered(bot, text):
+    reply, _ = bot.reply(text, {})
+    assert reply["kind"] == "no_answer" and "two of these medicines together" in reply["text"]
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("can i use creams together with dupixent", "Combination therapy"),  # one drug and creams
+    ("are dupixent and adbry both biologics", "Biologics"),
+])
+def test_one_medicine_with_creams_or_two_named_side_by_side_are_answered(bot, text, phrase):
+    reply, _ = bot.reply(text, {})
+    assert reply["kind"] == "answer" and phrase in reply["text"]
+
+
 def test_side_effects_with_no_medicine_asks_which(bot):
     reply, _ = converse(bot, ["side effects"])
     assert reply["kind"] == "clarify"

@@ -43,6 +43,7 @@ class Conversation:
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
     not_covered_except: dict[str, list[str]]
+    two_medicines: tuple[str, re.Pattern]
     off_topic: re.Pattern
     smalltalk: list[tuple[str, list[re.Pattern]]]
     smalltalk_replies: dict[str, str]
@@ -70,6 +71,8 @@ class Conversation:
                 not_covered_except={topic: [fold(x) for x in phrases] for topic, phrases
                                     in d.get("not_covered_except", {}).items()},
                 off_topic=compile_any(path, "off_topic", d["off_topic"]),
+                two_medicines=(d["two_medicines"]["topic"], compile_patterns(
+                    path, "two_medicines.pattern", [d["two_medicines"]["pattern"]])[0]),
                 smalltalk=kinds, smalltalk_replies=replies,
             )
         except KeyError as exc:
@@ -180,6 +183,11 @@ class Bot:
                 searched = searched or self._search(query, folded, state)
                 if self._article_says(topic, searched[0]):
                     continue
+            msg = self.talk.not_covered_reply.format(topic=topic)
+            return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
+
+        topic, together = self.talk.two_medicines
+        if len({c.entity for c in query.concepts if c.drug}) >= 2 and together.search(folded):
             msg = self.talk.not_covered_reply.format(topic=topic)
             return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
 
