@@ -162,6 +162,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("which is the newest biologic", "latest approved biologic"),
     ("are there any new eczema drugs coming", "in the pipeline"),
     ("why do biologics have less side effects", "fewer side effects"),
+    ("should i keep using my creams once i start dupixent", "topical regimen"),
     ("does prednisone actually work for eczema", "very effective medication"),
     ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
