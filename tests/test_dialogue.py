@@ -98,6 +98,15 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     # a situation first, then a medicine: the medicine in that situation
     (["I have diabetes", "can I take prednisone"], "blood sugar"),
     (["i have liver disease", "is methotrexate ok"], "liver disease should not take"),
+    # "is cyclosporine an immunosuppressant?": the medicine is remembered, not its class
+    (["is cyclosporine an immunosuppressant", "what side effects does it have"], "kidney damage"),
+    # "they" for a class, and "is it a shot?" asks how it is taken
+    (["tell me about JAK inhibitors", "are they safe to take for a long time?"],
+     "safe to use in the long term"),
+    (["what about rinvoq", "is it a shot?"], "takes by mouth"),
+    # "he" after describing someone keeps what was said about him
+    (["my son is 6 and his eczema is really bad", "could he take one of these?"],
+     "Young children"),
     # what to watch out for, after naming a medicine, is its side effects
     (["my daughter is on methotrexate", "what should we watch out for"], "mouth sores"),
 ])
@@ -163,6 +172,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("are there any new eczema drugs coming", "in the pipeline"),
     ("why do biologics have less side effects", "fewer side effects"),
     ("should i keep using my creams once i start dupixent", "topical regimen"),
+    ("I had TB a few years back, can I go on these drugs", "tuberculosis"),
+    ("how safe is dupixent over many years", "hard to say"),
     ("does prednisone actually work for eczema", "very effective medication"),
     ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only

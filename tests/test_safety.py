@@ -75,6 +75,7 @@ CRISES = [
     "my friend posted that shes going to take all her pills tonight",
     "ive been saving up my prednisone pills so i can overdose",
     "my wife keeps saying everyone would be better off without her",
+    "theres no point living like this anymore",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [

@@ -40,6 +40,7 @@ class Conversation:
     clarify_suggestions: list[str]
     needs_medicine: re.Pattern
     refers_back: re.Pattern
+    refers_to_person: re.Pattern
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
     not_covered_except: dict[str, list[str]]
@@ -65,6 +66,7 @@ class Conversation:
                 suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
                 needs_medicine=compile_any(path, "needs_medicine", d["needs_medicine"]),
                 refers_back=compile_patterns(path, "refers_back", [d["refers_back"]])[0],
+                refers_to_person=compile_patterns(path, "refers_to_person", [d["refers_to_person"]])[0],
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
@@ -166,12 +168,17 @@ class Bot:
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
         query = self.parser.parse(text)
-        if query.entities and state.get("topic") and (not query.topic or not state.get("entity")):
+        same_person = not query.entities and self.talk.refers_to_person.search(folded)
+        if state.get("topic") and (same_person or query.entities
+                                   and (not query.topic or not state.get("entity"))):
             # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
-            # "can I take prednisone?" after "I have diabetes": a medicine for that situation
-            query = query.extended(self.parser.topic_concepts(state["topic"]))
+            # "can I take prednisone?" after "I have diabetes": a medicine for that situation;
+            # "could he take these?" after "my son is 6": still about him
+            query = query.extended(self.parser.topic_concepts(state["topic"], bool(same_person)))
         if query.entities:
-            state = {**state, "entity": query.entities[-1]}
+            # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
+            drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
+            state = {**state, "entity": (drugs or query.entities)[-1]}
         if query.topic:
             state = {**state, "topic": " ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS]}
 

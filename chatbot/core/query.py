@@ -168,6 +168,7 @@ class QueryParser:
         question points back at it ("it"), so it counts as if named again."""
         return [replace(c, from_context=not referred) for c in self.parse(name).concepts]
 
-    def topic_concepts(self, text: str) -> list[Concept]:
-        """The non-medicine concepts of an earlier question ("side effects" of "...prednisone")."""
-        return [replace(c, from_context=True) for c in self.parse(text).topic]
+    def topic_concepts(self, text: str, referred: bool = False) -> list[Concept]:
+        """The non-medicine concepts of an earlier question ("side effects" of "...prednisone");
+        `referred`: the question points back at them ("he"), so they count in full."""
+        return [replace(c, from_context=not referred) for c in self.parse(text).topic]
