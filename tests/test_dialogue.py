@@ -173,6 +173,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("why do biologics have less side effects", "fewer side effects"),
     ("should i keep using my creams once i start dupixent", "topical regimen"),
     ("I had TB a few years back, can I go on these drugs", "tuberculosis"),
+    # "like methotrexate" is an example: the question is about the older drugs as a group
+    ("why are older drugs like prednisone riskier", "higher risk of infections and cancer"),
     ("how safe is dupixent over many years", "hard to say"),
     ("does prednisone actually work for eczema", "very effective medication"),
     ("will my eczema ever go away for good", "chronic"),

@@ -156,6 +156,10 @@ class QueryParser:
                 last = query.concepts.pop()
                 label, alts = f"{last.word} or {label}", list(last.alternatives) + alts
                 entry = None if not last.is_entity else entry
+            if entry and (raw[positions[0] - 1:positions[0]] == ["like"]
+                          or raw[max(positions[0] - 2, 0):positions[0]] == ["such", "as"]):
+                # "older drugs like methotrexate": an example; the question is about older drugs
+                continue
             query.concepts.append(Concept(label, tuple(dict.fromkeys(alts)),
                                           entity=entry.name if entry else None,
                                           drug=bool(entry) and entry.group == "drugs",
