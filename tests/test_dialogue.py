@@ -176,6 +176,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # "like methotrexate" is an example: the question is about the older drugs as a group
     ("why are older drugs like prednisone riskier", "higher risk of infections and cancer"),
     ("how safe is dupixent over many years", "hard to say"),
+    ("I reacted badly to adbry before, can I try it again", "strictly avoid further use"),
+    ("is cyclosporine hard on the kidneys", "kidney damage"),
+    ("if I need these meds long term how will they keep an eye on me", "regular checkups"),
+    ("why would lowering my immunity help my skin", "immune system is too active"),
     ("does prednisone actually work for eczema", "very effective medication"),
     ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only

@@ -76,6 +76,7 @@ CRISES = [
     "ive been saving up my prednisone pills so i can overdose",
     "my wife keeps saying everyone would be better off without her",
     "theres no point living like this anymore",
+    "honestly i want to kil myself, this rash is ruining everything",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
