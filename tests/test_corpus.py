@@ -9,7 +9,7 @@ from conftest import ROOT, SHARED
 
 from chatbot.config import Settings
 from chatbot.core import load_bot
-from chatbot.core.corpus import CorpusError, load_corpus, parse_document
+from chatbot.core.corpus import MAX_PASSAGE_WORDS, CorpusError, load_corpus, parse_document
 from chatbot.core.lexicon import Lexicon
 
 ARTICLE = SHARED / "article" / "systemic-immunomodulators-eczema.txt"
@@ -61,8 +61,18 @@ def test_a_short_section_is_one_passage(doc, first, last):
     assert len([q for q in doc.passages if q.section == p.section]) == 1
 
 
+@pytest.mark.parametrize("before, after", [
+    ("reduces levels of both IL-4 and IL-13.", "These two cytokines"),
+    ("JAK1, JAK2, JAK3, and Tyrosine kinase 2 (Tyk2).", "These enzymes play a crucial role"),
+])
+def test_a_paragraph_pointing_back_stays_with_what_it_points_to(doc, before, after):
+    """ "These two cytokines ... drive inflammation" alone would not say which two."""
+    [p] = [p for p in doc.passages if after in p.text]
+    assert before in p.text and p.text.index(before) < p.text.index(after)
+
+
 def test_passages_are_short_and_ids_unique_and_stable(doc):
-    assert all(p.word_count <= 150 for p in doc.passages)
+    assert all(p.word_count <= MAX_PASSAGE_WORDS for p in doc.passages)
     ids = [p.id for p in doc.passages]
     assert len(set(ids)) == len(ids)
     again = parse_document(doc.path)

@@ -27,6 +27,10 @@ class CorpusError(ValueError):
 
 # Sections shorter than this (in characters of text) are answered whole, as one passage.
 SHORT_SECTION_CHARS = 400
+# A paragraph that opens by pointing back ("These two cytokines...", "This might mean...")
+# continues the one before it, so long as the two together stay within this many words.
+CONTINUES = re.compile(r"^(These|This|Those|They|It)\b")
+MAX_PASSAGE_WORDS = 150
 
 
 @dataclass(frozen=True)
@@ -174,8 +178,30 @@ def parse_document(path: Path) -> Document:
     if section is None:
         raise CorpusError(path, len(lines) or 1, "no '## question' sections found")
     close_section()
-    doc.passages = _join_short_sections(doc.passages)
+    doc.passages = _join_short_sections(_join_continuations(doc.passages))
     return doc
+
+
+def _join(parts: list[Passage]) -> Passage:
+    first = parts[0]
+    return Passage(first.id, first.section, "\n\n".join(p.text for p in parts),
+                   "\n\n".join(p.source_text for p in parts), first.doc, first.line)
+
+
+def _join_continuations(passages: list[Passage]) -> list[Passage]:
+    """A paragraph that points back keeps what it points to: "These two cytokines (a type of
+    protein...) drive inflammation" alone would not say which two, so "what are IL-4 and IL-13?"
+    could never find it. Bullet lists are never joined."""
+    out: list[Passage] = []
+    for p in passages:
+        prev = out[-1] if out else None
+        if prev and prev.section == p.section and CONTINUES.match(p.text) \
+                and "•" not in prev.text + p.text \
+                and prev.word_count + p.word_count <= MAX_PASSAGE_WORDS:
+            out[-1] = _join([prev, p])
+        else:
+            out.append(p)
+    return out
 
 
 def _join_short_sections(passages: list[Passage]) -> list[Passage]:
@@ -190,9 +216,7 @@ def _join_short_sections(passages: list[Passage]) -> list[Passage]:
     out = []
     for section, parts in by_section.items():
         if len(parts) > 1 and sum(len(p.text) for p in parts) < SHORT_SECTION_CHARS:
-            first = parts[0]
-            out.append(Passage(first.id, section, "\n\n".join(p.text for p in parts),
-                               "\n\n".join(p.source_text for p in parts), first.doc, first.line))
+            out.append(_join(parts))
         else:
             out.extend(parts)
     return out
