@@ -180,6 +180,11 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("is cyclosporine hard on the kidneys", "kidney damage"),
     ("if I need these meds long term how will they keep an eye on me", "regular checkups"),
     ("why would lowering my immunity help my skin", "immune system is too active"),
+    ("was dupixent the 1st biologic for eczema?", "first biologic approved"),
+    ("can i stay on these meds for the long haul", "long term"),
+    ("is it normal to go thru a few meds before one works", "trial and error"),
+    ("what if im allergic to something in the drug", "part of the drug"),
+    ("is eczema something I'll have for life", "chronic"),
     ("does prednisone actually work for eczema", "very effective medication"),
     ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only

@@ -35,6 +35,7 @@ EMERGENCIES = [
     "injection spot is hot red swollen and spreading fast, i have chills and a high fever",
     "my husband passed out after his injection and wont wake up",  # an emergency, not a crisis
     "I suddenly cant see anything out of my right eye, I'm on prednisone",
+    "worst headache of my life and my bp is 210/120 on cyclosporine",
 ]
 # Everyday sentences with the same words that are not an emergency.
 NOT_EMERGENCIES = [
@@ -46,6 +47,8 @@ NOT_EMERGENCIES = [
     "my poop is black after iron pills",
     "i cant see why my doctor wants me on this",
     "can prednisone make you go blind",
+    "my bp was 130/80 at my last checkup, is cyclosporine ok",
+    "im saving up for dupixent, is it worth it",
 ]
 CRISES = [
     "I want to end my life",
@@ -77,6 +80,7 @@ CRISES = [
     "my wife keeps saying everyone would be better off without her",
     "theres no point living like this anymore",
     "honestly i want to kil myself, this rash is ruining everything",
+    "ive been saving up my prednisone so i can take them all at once and be done",
 ]
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
