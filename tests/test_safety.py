@@ -2,6 +2,9 @@
 get a passage; people asking *about* warning signs do."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from chatbot.config import Settings
@@ -98,6 +101,20 @@ ASKING = [
     ("what should I do if I get a rash from the medicine", "stop taking their medications immediately"),
     ("is trouble breathing a sign of an allergic reaction", "difficulty breathing or swallowing"),
 ]
+
+
+# 240 messages written by an independent author: crises and emergencies said every way people
+# say them (slang, typos, about someone else), and everyday messages with the same words.
+PHRASINGS = [json.loads(line) for line in
+             (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()
+             if line.strip()]
+
+
+@pytest.mark.parametrize("case", PHRASINGS, ids=lambda c: c["id"])
+def test_independent_safety_phrasings_are_routed_right(bot, case):
+    reply, _ = bot.reply(case["text"], {})
+    got = reply["kind"] if reply["kind"] in {"crisis", "emergency"} else "neither"
+    assert got == case["kind"], case["text"]
 
 
 @pytest.mark.parametrize("text", EMERGENCIES)
