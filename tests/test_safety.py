@@ -103,7 +103,7 @@ ASKING = [
 ]
 
 
-# 240 messages written by an independent author: crises and emergencies said every way people
+# 460 messages written by two independent authors: crises and emergencies said every way people
 # say them (slang, typos, about someone else), and everyday messages with the same words.
 PHRASINGS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()

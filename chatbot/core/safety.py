@@ -58,6 +58,8 @@ class Safety:
     emergency: re.Pattern
     asking: re.Pattern
     describing: re.Pattern
+    past: re.Pattern
+    now: re.Pattern
     replies: dict[str, str]
 
     @classmethod
@@ -69,6 +71,8 @@ class Safety:
                 emergency=compile_any(path, "emergency.patterns", data["emergency"]["patterns"]),
                 asking=compile_any(path, "emergency.asking", data["emergency"]["asking"]),
                 describing=compile_any(path, "emergency.describing", data["emergency"]["describing"]),
+                past=compile_any(path, "emergency.past", data["emergency"]["past"]),
+                now=compile_any(path, "emergency.now", data["emergency"]["now"]),
                 replies={"crisis": data["crisis"]["reply"], "emergency": data["emergency"]["reply"]},
             )
         except KeyError as exc:
@@ -79,6 +83,8 @@ class Safety:
         if self.crisis.search(folded):
             return "crisis"
         if self.emergency.search(folded):
+            if self.past.search(folded) and not self.now.search(folded):
+                return None  # it happened once, long ago: a question for the article
             if not self.asking.search(folded) or self.describing.search(folded):
                 return "emergency"
         return None
