@@ -14,7 +14,7 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
-# 1,200 questions written by ten separate authors from the article and the shared examples
+# 1,320 questions written by eleven separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
 INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
@@ -104,6 +104,8 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     (["tell me about JAK inhibitors", "are they safe to take for a long time?"],
      "safe to use in the long term"),
     (["what about rinvoq", "is it a shot?"], "takes by mouth"),
+    # "kids" is not the article's "new kids on the block"
+    (["who can take systemic eczema meds", "what about kids?"], "Young children"),
     # "he" after describing someone keeps what was said about him
     (["my son is 6 and his eczema is really bad", "could he take one of these?"],
      "Young children"),
@@ -181,6 +183,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("if I need these meds long term how will they keep an eye on me", "regular checkups"),
     ("why would lowering my immunity help my skin", "immune system is too active"),
     ("was dupixent the 1st biologic for eczema?", "first biologic approved"),
+    ("does cyclosporin raise bp", "high blood pressure"),
+    ("when would a dermatologist put someone on systemic meds", "would consider a systemic drug"),
     ("can i stay on these meds for the long haul", "long term"),
     ("is it normal to go thru a few meds before one works", "trial and error"),
     ("what if im allergic to something in the drug", "part of the drug"),

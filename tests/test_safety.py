@@ -105,7 +105,7 @@ ASKING = [
 ]
 
 
-# 650 messages written by three independent authors: crises and emergencies said every way people
+# 840 messages written by four independent authors: crises and emergencies said every way people
 # say them (slang, typos, about someone else), and everyday messages with the same words.
 PHRASINGS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()

@@ -154,7 +154,9 @@ class Index:
         """Content stems of `text`, plus the names of the medicines and classes it mentions."""
         plain = words(text)
         stems = [self.analyzer.stem(w) for w in plain]
-        terms = [s for w, s in zip(plain, stems) if self.analyzer.is_content(w)]
+        filler = self.analyzer.filler_positions(plain)  # "new kids on the block" is not about kids
+        terms = [s for i, (w, s) in enumerate(zip(plain, stems))
+                 if self.analyzer.is_content(w) and i not in filler]
         for m in self.lexicon.specific(self.lexicon.matches(stems, ENTITY_GROUPS)):
             # a medicine brings all its names (brand and generic find each other); a class named
             # in other words ("immunomodulatory") brings its own name
