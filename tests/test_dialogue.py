@@ -184,7 +184,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("why would lowering my immunity help my skin", "immune system is too active"),
     ("was dupixent the 1st biologic for eczema?", "first biologic approved"),
     ("does cyclosporin raise bp", "high blood pressure"),
-    ("when would a dermatologist put someone on systemic meds", "would consider a systemic drug"),
+    ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
     ("is it normal to go thru a few meds before one works", "trial and error"),
     ("what if im allergic to something in the drug", "part of the drug"),
