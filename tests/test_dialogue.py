@@ -14,7 +14,7 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
-# 1,320 questions written by eleven separate authors from the article and the shared examples
+# 1,440 questions written by twelve separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
 INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
