@@ -104,6 +104,8 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     (["tell me about JAK inhibitors", "are they safe to take for a long time?"],
      "safe to use in the long term"),
     (["what about rinvoq", "is it a shot?"], "takes by mouth"),
+    # a follow-up of common words only carries the last topic on
+    (["can stress make my eczema worse", "what can I do about it"], "Stress reduction"),
     # "kids" is not the article's "new kids on the block"
     (["who can take systemic eczema meds", "what about kids?"], "Young children"),
     # "he" after describing someone keeps what was said about him

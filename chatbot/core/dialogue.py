@@ -169,12 +169,14 @@ class Bot:
 
         query = self.parser.parse(text)
         same_person = not query.entities and self.talk.refers_to_person.search(folded)
-        if state.get("topic") and (same_person or query.entities
+        nothing_new = not query.concepts  # "what can I do about it?"
+        if state.get("topic") and (same_person or nothing_new or query.entities
                                    and (not query.topic or not state.get("entity"))):
             # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
             # "can I take prednisone?" after "I have diabetes": a medicine for that situation;
             # "could he take these?" after "my son is 6": still about him
-            query = query.extended(self.parser.topic_concepts(state["topic"], bool(same_person)))
+            query = query.extended(self.parser.topic_concepts(state["topic"],
+                                                              bool(same_person or nothing_new)))
         if query.entities:
             # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
             drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
