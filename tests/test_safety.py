@@ -109,7 +109,7 @@ ASKING = [
 ]
 
 
-# 1,000 messages written by five independent authors: crises and emergencies said every way people
+# 1,140 messages written by six independent authors: crises and emergencies said every way people
 # say them (slang, typos, about someone else), and everyday messages with the same words.
 PHRASINGS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()
