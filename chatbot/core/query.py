@@ -125,7 +125,7 @@ class QueryParser:
         groups: dict[object, list[int]] = {}
         filler = self.analyzer.filler_positions(fixed)
         # a lexicon phrase of common words only ("how many") is a concept of its own
-        common = {i for m in matches for i in range(m.start, m.end)
+        common = {i for m in matches if m.end - m.start > 1 for i in range(m.start, m.end)
                   if not any(self.analyzer.is_content(w) for w in fixed[m.start:m.end])}
         for i, word in enumerate(fixed):
             if i in filler:
