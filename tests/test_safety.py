@@ -37,6 +37,7 @@ EMERGENCIES = [
     "my 3 yr old got into my methotrexate and swallowed some pills",
     "injection spot is hot red swollen and spreading fast, i have chills and a high fever",
     "my husband passed out after his injection and wont wake up",  # an emergency, not a crisis
+    "I had anaphylaxis last year and its happening again",  # a past event that is back
     "I suddenly cant see anything out of my right eye, I'm on prednisone",
     "worst headache of my life and my bp is 210/120 on cyclosporine",
 ]
@@ -109,7 +110,7 @@ ASKING = [
 ]
 
 
-# 1,140 messages written by six independent authors: crises and emergencies said every way people
+# 1,280 messages written by seven independent authors: crises and emergencies said every way people
 # say them (slang, typos, about someone else), and everyday messages with the same words.
 PHRASINGS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()
