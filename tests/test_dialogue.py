@@ -14,7 +14,7 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
-# 1,560 questions written by thirteen separate authors from the article and the shared examples
+# 1,680 questions written by fourteen separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
 INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
@@ -186,6 +186,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("why would lowering my immunity help my skin", "immune system is too active"),
     ("was dupixent the 1st biologic for eczema?", "first biologic approved"),
     ("does cyclosporin raise bp", "high blood pressure"),
+    ("where do they usually give IV meds", "hospital or inpatient setting"),
     ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
@@ -272,7 +273,7 @@ def test_side_effects_with_no_medicine_asks_which(bot):
 
 @pytest.mark.parametrize("text", ["hi", "good morning", "thanks so much!", "thank you for the help",
                                   "bye", "who are you", "ok that helped, thanks", "who am i talking to?",
-                                  "hey how are you today?",
+                                  "hey how are you today?", "how r u",
                                   "good to know"])
 def test_small_talk(bot, text):
     reply, _ = bot.reply(text, {})
