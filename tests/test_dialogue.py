@@ -14,7 +14,7 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
-# 1,680 questions written by fourteen separate authors from the article and the shared examples
+# 1,800 questions written by fifteen separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
 INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
@@ -104,6 +104,7 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     (["tell me about JAK inhibitors", "are they safe to take for a long time?"],
      "safe to use in the long term"),
     (["what about rinvoq", "is it a shot?"], "takes by mouth"),
+    (["how does dupixent work", "whats the most common side effect"], "conjunctivitis"),
     # a follow-up of common words only carries the last topic on
     (["can stress make my eczema worse", "what can I do about it"], "Stress reduction"),
     # "kids" is not the article's "new kids on the block"
@@ -187,6 +188,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("was dupixent the 1st biologic for eczema?", "first biologic approved"),
     ("does cyclosporin raise bp", "high blood pressure"),
     ("where do they usually give IV meds", "hospital or inpatient setting"),
+    # worries said as statements
+    ("worried the prednisone is making me gain weight", "weight gain"),
+    ("worried methotrexate is wrecking my liver", "damage the liver"),
     ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
@@ -273,7 +277,7 @@ def test_side_effects_with_no_medicine_asks_which(bot):
 
 @pytest.mark.parametrize("text", ["hi", "good morning", "thanks so much!", "thank you for the help",
                                   "bye", "who are you", "ok that helped, thanks", "who am i talking to?",
-                                  "hey how are you today?", "how r u",
+                                  "hey how are you today?", "how r u", "ok cool thx",
                                   "good to know"])
 def test_small_talk(bot, text):
     reply, _ = bot.reply(text, {})
