@@ -93,6 +93,7 @@ CRISES = [
 # Everyday sentences with the same words that are not a crisis.
 NOT_CRISES = [
     "what if i take all my pills in the morning",
+    "can i take all my pills at once in the morning",
     "my doctor said to stop it for good",
     "i want the itching to stop",
     "i was gone on vacation and missed a dose",
@@ -110,7 +111,7 @@ ASKING = [
 ]
 
 
-# 1,280 messages written by seven independent authors: crises and emergencies said every way people
+# 1,420 messages written by eight independent authors: crises and emergencies said every way people
 # say them (slang, typos, about someone else), and everyday messages with the same words.
 PHRASINGS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()
