@@ -94,6 +94,7 @@ CRISES = [
 NOT_CRISES = [
     "what if i take all my pills in the morning",
     "can i take all my pills at once in the morning",
+    "i can barely stay awake on dupixent, so tired",
     "my doctor said to stop it for good",
     "i want the itching to stop",
     "i was gone on vacation and missed a dose",
