@@ -14,7 +14,7 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
-# 1,920 questions written by sixteen separate authors from the article and the shared examples
+# 2,040 questions written by seventeen separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
 INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
@@ -188,6 +188,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("was dupixent the 1st biologic for eczema?", "first biologic approved"),
     ("does cyclosporin raise bp", "high blood pressure"),
     ("where do they usually give IV meds", "hospital or inpatient setting"),
+    ("whats the difference between a systemic drug and a topical one", "Unlike topical"),
     ("my derm switched my meds 3 times, why is it so hard to find the right one", "trial and error"),
     # worries said as statements
     ("worried the prednisone is making me gain weight", "weight gain"),

@@ -35,6 +35,7 @@ NOT_COVERED = [
     "how do I inject dupixent",
     "what foods should i avoid to clear my eczema",
     "whats the best moisturizer for baby eczema",
+    "what's 17 times 23",
     "what time is it",
     "zxcvb",
 ]
