@@ -192,13 +192,11 @@ class Bot:
                 searched = searched or self._search(query, folded, state)
                 if self._article_says(topic, searched[0]):
                     continue
-            msg = self.talk.not_covered_reply.format(topic=topic)
-            return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
+            return self._not_covered(topic, query), state
 
         topic, together = self.talk.two_medicines
         if len({c.entity for c in query.concepts if c.drug}) >= 2 and together.search(folded):
-            msg = self.talk.not_covered_reply.format(topic=topic)
-            return self._message("no_answer", msg, 0.0, self._covered_suggestions(query)), state
+            return self._not_covered(topic, query), state
 
         if not query.entities and not state.get("entity") and self.talk.needs_medicine.search(folded):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
@@ -220,6 +218,11 @@ class Bot:
         confident best passage says one of the topic's exception phrases ("twice per day")."""
         return bool(hits) and hits[0].coverage >= self.min_confidence \
             and any(p in fold(hits[0].passage.text) for p in self.talk.not_covered_except[topic])
+
+    def _not_covered(self, topic: str, query: Query) -> dict:
+        """The honest "the article doesn't cover <topic>", with questions it does cover."""
+        msg = self.talk.not_covered_reply.format(topic=topic)
+        return self._message("no_answer", msg, 0.0, self._covered_suggestions(query))
 
     def _clean_state(self, state) -> dict:
         """Keeps only a known medicine and a short topic from a client-supplied state; drops the rest."""

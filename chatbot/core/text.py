@@ -43,8 +43,11 @@ class Analyzer:
         """`stems` may hold word -> stem pairs computed earlier (see StemCache). Entries of
         several words ("my doctor") are filler phrases, left out of questions as a whole."""
         self.stopwords = stopwords
-        self.filler = tuple(sorted((tuple(p.split()) for p in stopwords if " " in p),
-                                   key=len, reverse=True))
+        # filler phrases by their first word: a question or passage is scanned once, probing
+        # only the phrases that could start at each word
+        self.filler: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in (tuple(p.split()) for p in stopwords if " " in p):
+            self.filler.setdefault(phrase[0], []).append(phrase)
         self._stemmer = SnowballStemmer("english")
         self._cache: dict[str, str] = dict(stems or {})
 
@@ -68,11 +71,10 @@ class Analyzer:
         doctor wants me to", "all the time") says nothing the article could answer, yet its
         words would count against every passage."""
         found: set[int] = set()
-        for phrase in self.filler:
-            n = len(phrase)
-            for start in range(len(plain) - n + 1):
-                if tuple(plain[start:start + n]) == phrase:
-                    found.update(range(start, start + n))
+        for start, word in enumerate(plain):
+            for phrase in self.filler.get(word, ()):
+                if tuple(plain[start:start + len(phrase)]) == phrase:
+                    found.update(range(start, start + len(phrase)))
         return found
 
     def terms(self, text: str) -> list[str]:
