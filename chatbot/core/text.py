@@ -20,9 +20,10 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": 
 
 
 def normalize(text: str) -> str:
-    """Lower-case, NFKC-folded, straight-quoted text with apostrophes dropped ("can't" -> "cant")."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
-    return text.replace("'", "")
+    """Lower-case, straight-quoted text with apostrophes dropped ("can't" -> "cant") and accents
+    taken off letters: a patient typing "está" or "naïve" means the same word without them."""
+    text = unicodedata.normalize("NFKD", text.translate(_QUOTES).lower())
+    return text.encode("ascii", "ignore").decode("ascii").replace("'", "")
 
 
 def words(text: str) -> list[str]:
