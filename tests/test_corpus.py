@@ -71,6 +71,22 @@ def test_a_paragraph_pointing_back_stays_with_what_it_points_to(doc, before, aft
     assert before in p.text and p.text.index(before) < p.text.index(after)
 
 
+def test_a_sections_short_opening_is_answered_with_what_follows(bot):
+    """ "There are several other options available." alone promises an answer and gives none."""
+    reply, _ = bot.reply("methotrexate didnt do anything for me", {})
+    assert reply["text"].startswith("If a systemic immunomodulatory treatment is not effective")
+    assert "respond beautifully to another type" in reply["text"]
+    assert reply["source"]["passage_id"].endswith("what-if-a-systemic-treatment-does-not-work/1")
+
+
+def test_only_a_short_section_opening_is_a_lead_in(doc):
+    from chatbot.core.corpus import lead_ins
+    leads = lead_ins(doc.passages)
+    assert [p.text.split(",")[0] for p in doc.passages if p.id in leads] == \
+        ["If a systemic immunomodulatory treatment is not effective in managing someone’s eczema"]
+    assert all(leads[p.id].section == p.section for p in doc.passages if p.id in leads)
+
+
 def test_passages_are_short_and_ids_unique_and_stable(doc):
     assert all(p.word_count <= MAX_PASSAGE_WORDS for p in doc.passages)
     ids = [p.id for p in doc.passages]

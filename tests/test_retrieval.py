@@ -86,6 +86,27 @@ def test_everyday_words_are_not_bent_into_article_words(bot, word):
     assert bot.parser.speller.correct(word) == word
 
 
+@pytest.mark.parametrize("typed, name", [
+    ("can i take metho trexate while breastfeeding", "methotrexate"),
+    ("cyclo sporine and my kidneys", "cyclosporine"),
+    ("dupi xent pink eye", "dupixent"),
+    ("is a bro city nib a jak1 blocker", "abrocitinib"),  # voice typing
+])
+def test_a_medicine_name_typed_in_pieces_is_joined(bot, typed, name):
+    query = bot.parser.parse(typed)
+    assert name in [c.word for c in query.concepts]
+    assert query.entities
+
+
+@pytest.mark.parametrize("question", [
+    "can i take it on a plane", "my mom takes medrol and metho", "cycling sports in the morning",
+    "is a biologic a steroid", "the dupixent shot stings",
+])
+def test_ordinary_words_are_not_joined_into_a_medicine(bot, question):
+    words = question.split()
+    assert bot.parser.speller.join_names(words) == (words, {})
+
+
 def test_corrector_only_targets_long_or_lexicon_words():
     speller = SpellingCorrector.for_vocabulary({"mouth", "methotrexate"}, {"dupixent"})
     assert speller.correct("month") == "month"
@@ -164,6 +185,10 @@ def test_typos_that_are_not_english_words_are_still_corrected(bot, typo, fixed):
     ("my 80 year old dad has eczema", "older"),
     ("im 30, can i take methotrexate", None),  # not old: nothing to look for
     ("i had cancer 70 years ago", None),  # a count of years, not an age
+    ("my son is 9, could he take rinvoq", "children"),
+    ("my daughter is 3 can she use dupixent", "children"),
+    ("my son is 15, can he take dupixent", None),  # a teenager is not a young child
+    ("i had eczema for 5 years", None),  # a count of years, not an age
 ])
 def test_an_age_asks_about_older_adults_or_children(bot, question, stands_for):
     number = next(w for w in question.replace(",", " ").split() if w.isdigit())

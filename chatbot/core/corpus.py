@@ -31,6 +31,7 @@ SHORT_SECTION_CHARS = 400
 # continues the one before it, so long as the two together stay within this many words.
 CONTINUES = re.compile(r"^(These|This|Those|They|It)\b")
 MAX_PASSAGE_WORDS = 150
+LEAD_IN_WORDS = 20  # a section's opening sentence this short is answered with what follows
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,19 @@ def _join_short_sections(passages: list[Passage]) -> list[Passage]:
             out.append(_join(parts))
         else:
             out.extend(parts)
+    return out
+
+
+def lead_ins(passages: list[Passage]) -> dict[str, Passage]:
+    """Passages that only open their section ("there are several other options available"),
+    each with the paragraph that delivers what it promises. Indexed apart (the next one may
+    name a medicine the question is not about), they are answered together with it."""
+    out = {}
+    for i, p in enumerate(passages[:-1]):
+        opens_section = i == 0 or passages[i - 1].section != p.section
+        after = passages[i + 1]
+        if opens_section and p.word_count <= LEAD_IN_WORDS and after.section == p.section:
+            out[p.id] = after
     return out
 
 

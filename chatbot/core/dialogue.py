@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.config import Settings
-from chatbot.core.corpus import CorpusError, Document, Passage, load_corpus
+from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
@@ -93,6 +93,7 @@ class Bot:
         self.settings = settings
         self.documents: list[Document] = load_corpus(folder)
         self.passages: list[Passage] = [p for d in self.documents for p in d.passages]
+        self.lead_ins = lead_ins(self.passages)
         stem_cache = StemCache(settings.cache_dir)
         known = stem_cache.load()
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
@@ -102,7 +103,7 @@ class Bot:
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
         speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words),
-                                                   is_english)
+                                                   is_english, set(self.lexicon.drug_names))
         self.parser = QueryParser(self.analyzer, self.lexicon, speller)
         if self.analyzer.stems.keys() - known.keys():  # the article's words only: no question yet
             stem_cache.save(self.analyzer.stems)
@@ -269,7 +270,10 @@ class Bot:
                 break
             if s != best.section and s not in related:
                 related.append(s)
-        reply = self._message("answer", best.text, round(hits[0].coverage, 3), related[:MAX_SUGGESTIONS])
+        text = best.text
+        if best.id in self.lead_ins:  # "there are several other options": and the first of them
+            text += "\n\n" + self.lead_ins[best.id].text
+        reply = self._message("answer", text, round(hits[0].coverage, 3), related[:MAX_SUGGESTIONS])
         reply["source"] = {"title": best.doc.title, "author": best.doc.author,
                            "section": best.section, "passage_id": best.id}
         return reply

@@ -41,9 +41,11 @@ class Match:
 
 
 class Lexicon:
-    def __init__(self, entries: list[Entry], plain_words: frozenset[str] = frozenset()):
+    def __init__(self, entries: list[Entry], plain_words: frozenset[str] = frozenset(),
+                 drug_names: frozenset[str] = frozenset()):
         self.entries = entries
         self.plain_words = plain_words  # every word written in the file: spelling targets
+        self.drug_names = drug_names  # one-word names under [drugs]: "methotrexate", "rinvoq"
         self._members: dict[str, frozenset[str]] = {}  # class -> medicines, asked per question
         # phrase (as a tuple of stems) -> the entries it belongs to; a dict probe per word span
         # is much cheaper to build and to run than one regex per entry
@@ -58,7 +60,7 @@ class Lexicon:
     def load(cls, path: Path, stem: Callable[[str], str], stopwords: frozenset[str]) -> "Lexicon":
         """Parses `article words = phrase, phrase` lines grouped under [drugs], [classes], [words]
         and [comparisons]."""
-        entries, group, plain = [], None, set()
+        entries, group, plain, names = [], None, set(), set()
         for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             line = raw.split("#", 1)[0].strip()
             if not line:
@@ -84,13 +86,15 @@ class Lexicon:
                     raise CorpusError(path, n, f"phrase {p!r} has only common words; "
                                                "it would match almost any question")
                 plain.update(ws)
+                if group == "drugs" and len(ws) == 1:
+                    names.add(ws[0])
             stemmed = [tuple(stem(w) for w in ws) for ws in split]
             # a medicine is found by its own name too; a [words] entry only by the patient phrases,
             # so "flare | recurrent = comes back" does not turn every "flare" into "recurrent"
             matched = stemmed if group in ENTITY_GROUPS else stemmed[len(article):]
             entries.append(Entry(article[0], tuple(dict.fromkeys(stemmed[:len(article)])),
                                  tuple(dict.fromkeys(" ".join(s) for s in matched)), group))
-        return cls(entries, frozenset(plain))
+        return cls(entries, frozenset(plain), frozenset(names))
 
     def matches(self, stems: list[str], groups: tuple[str, ...] = GROUPS) -> list[Match]:
         """Every entry whose phrase occurs in the stem sequence, with the word span it covers."""

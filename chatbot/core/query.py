@@ -17,9 +17,11 @@ from chatbot.core.text import Analyzer, words
 
 CLASS_CREDIT = 0.5
 # An older person's age ("my mom is 81", "im 70") asks what the article says about older
-# adults: the lexicon entry of OLDER_WORD stands for it. Only old ages: children are named as
-# well as aged ("my son", "my 7 year old"), and small numbers are often counts ("5 yrs ago").
+# adults, a young child's ("my son is 9") about young children: the lexicon entries of
+# OLDER_WORD and YOUNG_WORD stand for them. Only a number said as an age counts ("is 9",
+# "9 year old"): small numbers are often counts ("5 yrs ago").
 OLDER_AGE, OLDER_WORD = 65, "elderly"
+YOUNG_AGE, YOUNG_WORD = 12, "child"  # "my son is 9": the lexicon entry of young children
 AGE_BEFORE = {"is", "am", "im", "aged", "age", "turned", "turning", "hes", "shes"}
 MAX_QUERY_WORDS = 60  # a question is read this far: longer pastes cost time and add nothing
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
@@ -93,25 +95,30 @@ class QueryParser:
         return word.isdigit() and word not in self.speller.known
 
     def _ages(self, plain: list[str]) -> list[Match]:
-        """Older people's ages ("is 81", "81 year old"), matched to the lexicon's older adults."""
+        """Ages ("is 81", "81 year old", "my son is 9"), matched to the lexicon's older adults
+        or young children; the ages between say nothing the article does."""
         found = []
         for i, word in enumerate(plain):
-            if not word.isdigit() or int(word) < OLDER_AGE or int(word) > 120:
+            if not word.isdigit() or not 0 < int(word) <= 120:
                 continue
+            age = int(word)
+            group = OLDER_WORD if age >= OLDER_AGE else YOUNG_WORD if age <= YOUNG_AGE else None
             after = plain[i + 1:i + 3]
-            if i and plain[i - 1] in AGE_BEFORE or after[-1:] == ["old"] or after[:1] == ["yo"]:
+            if group and (i and plain[i - 1] in AGE_BEFORE or after[-1:] == ["old"]
+                          or after[:1] == ["yo"]):
                 found += [Match(m.entry, i, i + 1) for m in
-                          self.lexicon.matches([self.analyzer.stem(OLDER_WORD)], ("words",))]
+                          self.lexicon.matches([self.analyzer.stem(group)], ("words",))]
         return found
 
     def parse(self, text: str) -> Query:
-        raw = words(text)[:MAX_QUERY_WORDS]
+        typed = words(text)[:MAX_QUERY_WORDS]
+        raw, joined = self.speller.join_names(typed)
         fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
         stems = [self.analyzer.stem(w) for w in fixed]
         # a medicine's classes come back below as part credit
         matches = sorted(self.lexicon.specific(self.lexicon.matches(stems)),
                          key=lambda m: (m.start, m.start - m.end))
-        query = Query(text, corrected={w: f for w, f in zip(raw, fixed) if w != f})
+        query = Query(text, corrected={**joined, **{w: f for w, f in zip(raw, fixed) if w != f}})
         for m in matches:
             if m.entry.is_entity and m.entry.name not in query.entities:
                 query.entities.append(m.entry.name)

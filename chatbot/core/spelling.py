@@ -17,6 +17,8 @@ MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from 
 MIN_TARGET_LEXICON_WORD = 6  # lexicon words are drug and lay terms, so a little shorter is safe
 MIN_WORD = 4
 MAX_WORD = 30  # longer than any medicine's name: not a typo of one, and costly to correct
+MIN_JOINED_NAME = 7  # a medicine name typed in pieces ("metho trexate") is at least this long
+MAX_PIECES = 5  # "tra low kin you mab"
 
 
 def _max_distance(word: str) -> int:
@@ -33,12 +35,17 @@ def _deletes(word: str, distance: int) -> set[str]:
 
 class SpellingCorrector:
     def __init__(self, known: set[str], targets: set[str],
-                 is_word: Callable[[str], bool] = lambda word: False):
+                 is_word: Callable[[str], bool] = lambda word: False,
+                 names: set[str] = frozenset()):
         """`known` words, and any word `is_word` accepts (an English dictionary), are left
-        alone; other words are corrected only to `targets`."""
+        alone; other words are corrected only to `targets`. `names` are medicine names, which
+        are also looked for in pieces of words typed apart."""
         self.known = frozenset(known)
         self.is_word = is_word
         self._targets = sorted(targets)
+        self._names_by_start: dict[str, list[str]] = {}
+        for name in sorted(n for n in names if len(n) >= MIN_JOINED_NAME and n.isalpha()):
+            self._names_by_start.setdefault(name[:2], []).append(name)
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
         self._cache: dict[str, str] = {}
 
@@ -60,10 +67,50 @@ class SpellingCorrector:
 
     @classmethod
     def for_vocabulary(cls, article_words: set[str], lexicon_words: set[str],
-                       is_word: Callable[[str], bool] = lambda word: False) -> "SpellingCorrector":
+                       is_word: Callable[[str], bool] = lambda word: False,
+                       names: set[str] = frozenset()) -> "SpellingCorrector":
         targets = {w for w in article_words if len(w) >= MIN_TARGET_ARTICLE_WORD and w.isalpha()}
         targets |= {w for w in lexicon_words if len(w) >= MIN_TARGET_LEXICON_WORD and w.isalpha()}
-        return cls(article_words | lexicon_words, targets, is_word)
+        return cls(article_words | lexicon_words, targets, is_word, names)
+
+    def join_names(self, words: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The words with a medicine name typed in pieces joined back ("metho trexate",
+        "tra low kin you mab" from voice typing), and what was joined. Only runs holding a
+        piece that is neither known nor English are tried: most questions have none."""
+        out: list[str] = []
+        joined: dict[str, str] = {}
+        i = 0
+        while i < len(words):
+            name, pieces = self._name_in_pieces(words, i)
+            if name:
+                out.append(name)
+                joined[" ".join(words[i:i + pieces])] = name
+                i += pieces
+            else:
+                out.append(words[i])
+                i += 1
+        return out, joined
+
+    def _name_in_pieces(self, words: list[str], start: int) -> tuple[str | None, int]:
+        """The medicine name closest to the words from `start` run together, and how many
+        words it took. A name keeps its first two letters when voice typing splits it, so
+        only names sharing them are compared."""
+        best, best_d, best_n = None, 3, 1
+        for n in range(2, MAX_PIECES + 1):
+            run = words[start:start + n]
+            if len(run) < n or not all(w.isalpha() for w in run) \
+                    or all(w in self.known for w in run):
+                continue
+            joined = "".join(run)
+            if len(joined) < MIN_JOINED_NAME:
+                continue
+            for name in self._names_by_start.get(joined[:2], ()):
+                if abs(len(name) - len(joined)) > 2:
+                    continue
+                d = edit_distance(joined, name, transpositions=True)
+                if d <= _max_distance(name) and d < best_d:
+                    best, best_d, best_n = name, d, n
+        return best, best_n
 
     def correct(self, word: str) -> str:
         """The closest target within 1-2 edits (ties: the lexicon's order), or the word itself."""
