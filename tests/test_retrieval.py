@@ -197,3 +197,28 @@ def test_an_age_asks_about_older_adults_or_children(bot, question, stands_for):
         assert concept is None
     else:
         assert any(stands_for in stem for alt, _ in concept.alternatives for stem in alt)
+
+
+@pytest.mark.parametrize("message, asides", [
+    ("My mom is 82. Would she be a good candidate?", ["my", "mom", "is", "82"]),
+    ("im on rinvoq and my platelets are low", []),  # one sentence: nothing is aside
+    ("Is dupixent safe? Is rinvoq?", []),  # every sentence asks
+    ("My son has eczema.", []),  # nothing asks: the whole message is the question
+])
+def test_the_story_around_a_question_is_told_apart(message, asides):
+    from chatbot.core.query import QueryParser
+    from chatbot.core.text import words
+    flags = QueryParser._asides(message)
+    assert [w for w, aside in zip(words(message), flags) if aside] == asides
+
+
+@pytest.mark.parametrize("question, phrase", [
+    ("I have been through every single eczema treatment my dermatologist can think of and "
+     "nothing has worked. Is there anything left at all?", "clinical trial"),
+    ("I had tuberculosis about ten years ago and was treated for it. Now my derm is talking "
+     "about immunosuppressants for my eczema. Is that a problem?", "tuberculosis"),
+])
+def test_a_long_story_does_not_drown_its_question(bot, question, phrase):
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "answer" and phrase in reply["text"]
+

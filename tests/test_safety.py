@@ -113,7 +113,7 @@ ASKING = [
 ]
 
 
-# 1,739 messages written by ten independent authors: crises and emergencies said every way people
+# 1,889 messages written by eleven independent authors: crises and emergencies said every way people
 # say them (slang, typos, about someone else), and everyday messages with the same words.
 PHRASINGS = [json.loads(line) for line in
              (Path(__file__).parent / "data" / "safety_phrasings.jsonl").read_text().splitlines()

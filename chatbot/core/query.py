@@ -9,6 +9,7 @@ beats one about its class in general.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from chatbot.core.lexicon import ENTITY_GROUPS, Lexicon, Match
@@ -25,6 +26,9 @@ YOUNG_AGE, YOUNG_WORD = 12, "child"  # "my son is 9": the lexicon entry of young
 AGE_BEFORE = {"is", "am", "im", "aged", "age", "turned", "turning", "hes", "shes"}
 MAX_QUERY_WORDS = 60  # a question is read this far: longer pastes cost time and add nothing
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+_ASKS = re.compile(r"\?\s*$|^\W*(what|whats|how|why|when|where|who|which|can|could|is|are|does|do|"
+                   r"did|should|would|will|may|might|any|anything|isnt|arent|wont|cant)\b", re.I)
 
 Alternative = tuple[frozenset[str], float]  # stems that must all appear, credit when they do
 
@@ -34,6 +38,7 @@ class Concept:
     word: str  # the patient's words, after spelling correction
     alternatives: tuple[Alternative, ...]
     from_context: bool = False
+    aside: bool = False  # said in a sentence around the question ("My mom is 82. Would she...?")
     entity: str | None = None  # the medicine (generic name) or class these words name
     drug: bool = False  # the entity is one medicine, not a class
     compares: bool = False  # "vs", "difference": a passage naming all the medicines asked answers it
@@ -110,9 +115,23 @@ class QueryParser:
                           self.lexicon.matches([self.analyzer.stem(group)], ("words",))]
         return found
 
+    @staticmethod
+    def _asides(text: str) -> list[bool]:
+        """Per word: whether it sits in a sentence around the question rather than in it. A
+        message of several sentences often tells a story ("My mom is 82 and her eczema is
+        awful, itchy all over.") before it asks ("Would she be a good candidate?"); the story's
+        words then weigh less, so a passage need not echo all of it to answer."""
+        sentences = [(words(m.group()), bool(_ASKS.search(m.group().strip())))
+                     for m in _SENTENCE.finditer(text)]
+        sentences = [(ws, asks) for ws, asks in sentences if ws]
+        if not any(asks for _, asks in sentences) or all(asks for _, asks in sentences):
+            return [False] * sum(len(ws) for ws, _ in sentences)
+        return [not asks for ws, asks in sentences for _ in ws]
+
     def parse(self, text: str) -> Query:
         typed = words(text)[:MAX_QUERY_WORDS]
         raw, joined = self.speller.join_names(typed)
+        aside = self._asides(text)[:MAX_QUERY_WORDS] if len(raw) == len(typed) else []
         fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
         stems = [self.analyzer.stem(w) for w in fixed]
         # a medicine's classes come back below as part credit
@@ -170,7 +189,8 @@ class QueryParser:
             query.concepts.append(Concept(label, tuple(dict.fromkeys(alts)),
                                           entity=entry.name if entry else None,
                                           drug=bool(entry) and entry.group == "drugs",
-                                          compares=compares))
+                                          compares=compares,
+                                          aside=all(aside[i] for i in positions) if aside else False))
             previous_end = positions[-1]
         return query
 

@@ -31,6 +31,7 @@ DEFINITION_WEIGHTS = {**WEIGHTS, "heading": 0.3, "early": 0.0}  # "what is X?": 
 EARLY_WORDS = 8
 ENTITY_WEIGHT = 1.5  # at most, for a medicine's name
 CONTEXT_WEIGHT = 0.3  # a concept carried over from an earlier turn
+ASIDE_WEIGHT = 0.5  # a concept from the story around a question; a medicine's name keeps its weight
 # at least, for any word the article uses: "side effects" is in many passages, so its IDF is
 # low, yet it is what the question is about ("cibinqo side effects")
 MIN_WEIGHT = 0.8
@@ -172,6 +173,8 @@ class Index:
         w = max(max(known), MIN_WEIGHT) if known else self.unknown_weight
         if concept.is_entity:  # a medicine's name is rare, but what is asked about it matters as much
             w = min(w, ENTITY_WEIGHT)
+        elif concept.aside and len(concept.alternatives) == 1:
+            w *= ASIDE_WEIGHT  # a word of the story the lexicon does not know: likely colour
         return w * CONTEXT_WEIGHT if concept.from_context else w
 
     def credits(self, concept: Concept, column: Column,
