@@ -105,8 +105,11 @@ class Bot:
         speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words),
                                                    is_english, set(self.lexicon.drug_names))
         self.parser = QueryParser(self.analyzer, self.lexicon, speller)
-        if self.analyzer.stems.keys() - known.keys():  # the article's words only: no question yet
-            stem_cache.save(self.analyzer.stems)
+        # the words of this corpus and lexicon only (no question has been asked yet): another
+        # corpus loaded earlier leaves nothing behind to slow every later start
+        stems = self.analyzer.stems
+        if stems.keys() != known.keys():
+            stem_cache.save(stems)
         self.min_confidence = settings.min_confidence
         # replies depend only on (text, state), and patients ask the same questions (every
         # suggestion chip is one): recent replies are kept in memory, never written anywhere

@@ -53,8 +53,11 @@ class Lexicon:
         for e in entries:
             for p in e.phrases:
                 self._phrases.setdefault(tuple(p.split()), []).append(e)
-        self._longest = max((len(k) for k in self._phrases), default=0)
-        self._first_words = {k[0] for k in self._phrases}
+        # phrase lengths by first word: only spans that some phrase could fill are probed
+        self._lengths: dict[str, list[int]] = {}
+        for k in self._phrases:
+            self._lengths.setdefault(k[0], []).append(len(k))
+        self._lengths = {w: sorted(set(ns)) for w, ns in self._lengths.items()}
 
     @classmethod
     def load(cls, path: Path, stem: Callable[[str], str], stopwords: frozenset[str]) -> "Lexicon":
@@ -99,13 +102,13 @@ class Lexicon:
     def matches(self, stems: list[str], groups: tuple[str, ...] = GROUPS) -> list[Match]:
         """Every entry whose phrase occurs in the stem sequence, with the word span it covers."""
         found = []
-        for start in range(len(stems)):
-            if stems[start] not in self._first_words:
-                continue
-            for end in range(start + 1, min(len(stems), start + self._longest) + 1):
-                for entry in self._phrases.get(tuple(stems[start:end]), ()):
+        for start, first in enumerate(stems):
+            for n in self._lengths.get(first, ()):
+                if start + n > len(stems):
+                    break
+                for entry in self._phrases.get(tuple(stems[start:start + n]), ()):
                     if entry.group in groups:
-                        found.append(Match(entry, start, end))
+                        found.append(Match(entry, start, start + n))
         # a phrase inside a longer one is not meant: "steroid cream" is topical, not a corticosteroid
         return [m for m in found if not any(o.start <= m.start and m.end <= o.end and
                                             o.end - o.start > m.end - m.start for o in found)]

@@ -50,18 +50,20 @@ class Analyzer:
         for phrase in (tuple(p.split()) for p in stopwords if " " in p):
             self.filler.setdefault(phrase[0], []).append(phrase)
         self._stemmer = SnowballStemmer("english")
-        self._cache: dict[str, str] = dict(stems or {})
+        self._known = stems or {}
+        self._cache: dict[str, str] = {}
 
     @property
     def stems(self) -> dict[str, str]:
-        """Every word -> stem pair seen so far."""
+        """Every word -> stem pair asked for so far (not the unused ones it was given)."""
         return dict(self._cache)
 
     def stem(self, word: str) -> str:
         """Cached: the same few thousand words recur in every query."""
         stem = self._cache.get(word)
         if stem is None:
-            stem = self._cache[word] = self._stemmer.stem(word)
+            stem = self._known.get(word) or self._stemmer.stem(word)
+            self._cache[word] = stem
         return stem
 
     def is_content(self, word: str) -> bool:
