@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from chatbot.config import Settings
 from chatbot.server import chat, headers
-from chatbot.server.chat import Conversation, ProtocolError
+from chatbot.server.chat import Conversation, ProtocolError, ReplyFrames
 from chatbot.server.events import EventLog
 from chatbot.server.origins import is_allowed
 from chatbot.server.websocket import SendTimedOut, websocket_route
@@ -39,7 +39,8 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.extensions["chatbot"] = {"settings": settings, "bot": bot,
-                                 "log": EventLog(settings.log_questions)}
+                                 "log": EventLog(settings.log_questions),
+                                 "frames": ReplyFrames(settings.reply_cache_size)}
     app.before_request(_check_origin)
     app.after_request(headers.secure)
     app.register_error_handler(HTTPException, _http_error)
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
     app.get("/")(index)
     app.get("/<filename>")(web_file)  # top-level files only: no "/" in a name
     websocket_route(app, "/ws", chat_socket, send_timeout=settings.send_timeout,
+                    idle_timeout=settings.idle_timeout,
                     ping_interval=settings.ping_interval or None,
                     max_message_size=max(HARD_FRAME_CAP, settings.max_frame_bytes))
     return app
@@ -112,19 +114,19 @@ def chat_socket(ws) -> None:
     """One patient's chat: welcome, then one answer frame per incoming frame."""
     ext = _ext()
     settings, log = ext["settings"], ext["log"]
-    conversation = Conversation(ext["bot"], settings, log)
+    conversation = Conversation(ext["bot"], settings, log, ext["frames"])
     opened = time.monotonic()
     log.emit("connect")
     reason = "client_closed"
     try:
         ws.send(json.dumps(conversation.welcome()))
         while True:
-            raw = ws.receive(timeout=settings.idle_timeout)
+            raw = ws.receive()
             if raw is None:
                 reason = "idle_timeout"
                 ws.close(reason=1000, message="idle timeout")
                 break
-            ws.send(json.dumps(conversation.handle(raw)))
+            ws.send(conversation.handle(raw))
     except SendTimedOut:  # the client stopped reading its replies: dropped (docs/protocol.md)
         reason = "send_timeout"
     except OSError:  # the client vanished mid-send (reset, broken pipe): nothing to answer

@@ -61,7 +61,8 @@ def parse_message(raw: str | bytes, settings: Settings) -> dict:
     """Turns one frame (or REST body) into a JSON object, refusing anything else."""
     if isinstance(raw, (bytes, bytearray)):
         raise ProtocolError("binary_frame", settings)
-    if len(raw.encode("utf-8", "surrogatepass")) > settings.max_frame_bytes:
+    if len(raw) * 4 > settings.max_frame_bytes \
+            and len(raw.encode("utf-8", "surrogatepass")) > settings.max_frame_bytes:
         raise ProtocolError("message_too_large", settings)
     try:
         msg = json.loads(raw)
@@ -120,10 +121,65 @@ def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, chann
     except Exception as exc:  # never let an engine bug reach the patient as a traceback
         log.failure("internal_error", exc, channel=channel, question=text)
         raise ProtocolError("internal_error", settings, msg_id) from None
-    log.emit("reply", question=text, channel=channel, kind=reply.get("kind"),
-             confidence=reply.get("confidence"), chars=len(text),
-             latency_ms=round(1000 * (time.perf_counter() - started), 2))
+    log.reply(channel, reply.get("kind"), reply.get("confidence"), len(text),
+              round(1000 * (time.perf_counter() - started), 2), question=text)
     return reply, new_state
+
+
+class ReplyFrame:
+    """A reply as the websocket sends it, serialized once: only the message id differs
+    between patients who ask the same question in the same context."""
+
+    def __init__(self, reply: dict, state: dict):
+        self.kind, self.confidence, self.state = reply.get("kind"), reply.get("confidence"), state
+        self._head = '{"type": ' + json.dumps(reply.get("type", "reply")) + ', "id": '
+        body = {k: v for k, v in reply.items() if k != "type"}
+        self._tail = ", " + json.dumps({**body, "context": state})[1:]
+
+    def text(self, msg_id: Any) -> str:
+        """The frame's JSON, the same as json.dumps of {"type", "id", **reply, "context"}."""
+        return self._head + _json_id(msg_id) + self._tail
+
+
+def _json_id(msg_id: Any) -> str:
+    """json.dumps(msg_id); the ids clients send ("3", "c1-42") need no escaping, so the
+    encoder is skipped for them."""
+    if type(msg_id) is str and msg_id.isascii() and msg_id.isprintable() \
+            and '"' not in msg_id and "\\" not in msg_id:
+        return f'"{msg_id}"'
+    return json.dumps(msg_id)
+
+
+class ReplyFrames:
+    """Recently sent replies by (question, context), shared by a process's connections.
+
+    Most of a cached reply's cost on the wire was building and serializing it again (the
+    engine keeps its own cache of reply objects); this keeps the finished JSON. Nothing is
+    written anywhere, and `size` 0 keeps nothing (REPLY_CACHE_SIZE).
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._frames: dict[tuple, ReplyFrame] = {}
+
+    @staticmethod
+    def key(text: str, state: dict) -> tuple | None:
+        """The engine's reply depends on the text and the context's medicine and topic only;
+        a context holding anything else there is answered without the cache."""
+        entity, topic = state.get("entity"), state.get("topic")
+        if not all(v is None or isinstance(v, str) for v in (entity, topic)):
+            return None
+        return text, entity, topic
+
+    def get(self, key: tuple | None) -> ReplyFrame | None:
+        return self._frames.get(key) if key is not None else None
+
+    def put(self, key: tuple | None, frame: ReplyFrame) -> None:
+        if key is None or not self.size:
+            return
+        if len(self._frames) >= self.size:
+            self._frames.pop(next(iter(self._frames)))  # the oldest
+        self._frames[key] = frame
 
 
 class Conversation:
@@ -133,10 +189,11 @@ class Conversation:
     reconnects (a new page, a dropped network) carries its conversation on.
     """
 
-    def __init__(self, bot, settings: Settings, log: EventLog):
+    def __init__(self, bot, settings: Settings, log: EventLog, frames: ReplyFrames | None = None):
         self.bot = bot
         self.settings = settings
         self.log = log
+        self.frames = frames or ReplyFrames(0)
         self.state: dict = {}
         self.window = SlidingWindow(settings.rate_limit_messages, settings.rate_limit_seconds)
         self.messages = 0
@@ -146,16 +203,16 @@ class Conversation:
         """The first frame of every connection."""
         return {"type": "welcome", **self.bot.welcome()}
 
-    def handle(self, raw: str | bytes) -> dict:
-        """The one frame that answers one incoming frame."""
+    def handle(self, raw: str | bytes) -> str:
+        """The one frame (as JSON text) that answers one incoming frame."""
         self.messages += 1
         try:
             return self._handle(raw)
         except ProtocolError as err:
             self.errors[err.code] += 1
-            return err.frame()
+            return json.dumps(err.frame())
 
-    def _handle(self, raw: str | bytes) -> dict:
+    def _handle(self, raw: str | bytes) -> str:
         if not self.window.allow():
             raise ProtocolError("rate_limited", self.settings, self._id_if_any(raw))
         msg = parse_message(raw, self.settings)
@@ -163,14 +220,22 @@ class Conversation:
         kind = msg.get("type")
         if kind == "reset":
             self.state = {}
-            return {"type": "reset", "id": msg_id, "ok": True}
+            return json.dumps({"type": "reset", "id": msg_id, "ok": True})
         if kind != "ask":
             raise ProtocolError("unknown_type", self.settings, msg_id)
         text = question_text(msg, self.settings, msg_id)
         context = client_context(msg, self.settings, msg_id)
         start = self.state if context is None else context
-        reply, self.state = answer(self.bot, text, start, self.settings, self.log, "ws", msg_id)
-        return {"type": reply.get("type", "reply"), "id": msg_id, **reply, "context": self.state}
+        key = self.frames.key(text, start)
+        frame = self.frames.get(key)
+        if frame is None:
+            reply, state = answer(self.bot, text, start, self.settings, self.log, "ws", msg_id)
+            frame = ReplyFrame(reply, state)
+            self.frames.put(key, frame)
+        else:  # the same log line as a computed reply, so operators see every answer
+            self.log.reply("ws", frame.kind, frame.confidence, len(text), 0.0, question=text)
+        self.state = dict(frame.state)
+        return frame.text(msg_id)
 
     def _id_if_any(self, raw: str | bytes) -> Any:
         """Best effort: the id of a refused frame, so the client knows which one it was."""

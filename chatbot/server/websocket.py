@@ -16,10 +16,12 @@ flask-sock's route wrapper around this one.
 """
 from __future__ import annotations
 
+import os
 import select
 import socket
 import threading
 import time
+import weakref
 from typing import Callable
 
 from flask import Flask, Response, request
@@ -32,6 +34,10 @@ from wsproto.frame_protocol import CloseReason
 MAX_PENDING = 8
 
 
+# How often each process looks for chats idle past their time (see IdleWatch).
+IDLE_CHECK_SECONDS = 0.25
+
+
 class SendTimedOut(ConnectionError):
     """The client did not take a frame within the send time limit; the connection is dropped."""
 
@@ -40,18 +46,42 @@ class ChatSocket(Server):
     """A server-side websocket whose backlog and blocked sends are bounded."""
 
     def __init__(self, environ: dict, send_timeout: float, max_pending: int = MAX_PENDING,
-                 **options):
+                 idle_timeout: float | None = None, **options):
         self.send_timeout = send_timeout
         self.max_pending = max_pending
         self.taken = threading.Event()  # set each time the handler takes a message (or closes)
+        self.idle_timeout = idle_timeout
+        self.waiting_since = time.monotonic()
+        self.idle = False  # set by IdleWatch: nothing came for idle_timeout seconds
         super().__init__(environ, **options)  # starts the reader
         self.cooperative = type(self.sock).__module__.startswith("gevent")
+        if idle_timeout:
+            IdleWatch.shared().add(self)
 
     def receive(self, timeout: float | None = None):
-        """The next message (None after `timeout` seconds), letting a paused reader go on."""
-        data = super().receive(timeout)
+        """The next message; None after `timeout` seconds, or once the chat has been idle for
+        `idle_timeout`. Taking one lets a paused reader go on.
+
+        The idle time is watched by one IdleWatch per process rather than a timer per call:
+        arming and cancelling a timer for every message cost more than the rest of receiving it.
+        """
+        self.waiting_since = time.monotonic()
+        while self.connected and not self.input_buffer and not self.idle:
+            if not self.event.wait(timeout=timeout):
+                return None
+            self.event.clear()
         self.taken.set()
-        return data
+        if self.input_buffer:
+            self.idle = False  # a message that came as the time ran out: not idle after all
+            return self.input_buffer.pop(0)
+        if self.idle:
+            return None
+        raise ConnectionClosed(self.close_reason, self.close_message)
+
+    def expire(self) -> None:
+        """Called by IdleWatch: wakes the handler's receive(), which then returns None."""
+        self.idle = True
+        self.event.set()
 
     def send(self, data: str | bytes) -> None:
         """Sends one message, all of it, or raises SendTimedOut and drops the connection."""
@@ -96,6 +126,48 @@ class ChatSocket(Server):
             self.taken.clear()
             keep_going = self.connected
         return keep_going
+
+
+class IdleWatch:
+    """Wakes every chat in this process that has waited longer than its idle_timeout.
+
+    One background thread (a greenlet under gevent workers) looks at the open chats
+    every IDLE_CHECK_SECONDS, so a chat is closed at most that much after its time.
+    """
+
+    _shared: "IdleWatch | None" = None
+    _lock = threading.Lock()
+
+    def __init__(self):
+        self.sockets: "weakref.WeakSet[ChatSocket]" = weakref.WeakSet()
+        thread = threading.Thread(target=self._run, name="idle-watch", daemon=True)
+        thread.start()
+
+    @classmethod
+    def shared(cls) -> "IdleWatch":
+        with cls._lock:
+            if cls._shared is None or cls._shared.pid != os.getpid():
+                cls._shared = cls()
+                cls._shared.pid = os.getpid()
+            return cls._shared
+
+    def add(self, ws: ChatSocket) -> None:
+        with self._lock:
+            self.sockets.add(ws)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(IDLE_CHECK_SECONDS)
+            now = time.monotonic()
+            with self._lock:
+                open_now = list(self.sockets)
+            for ws in open_now:
+                if not ws.connected:
+                    with self._lock:
+                        self.sockets.discard(ws)
+                elif not ws.idle and now - ws.waiting_since >= ws.idle_timeout \
+                        and not ws.input_buffer:
+                    ws.expire()
 
 
 def sendall_within(sock, data: bytes, seconds: float, cooperative: bool) -> None:

@@ -1,0 +1,77 @@
+"""The chat protocol (chatbot/server/chat.py): cached reply frames are the JSON the
+protocol documents, byte for byte, whatever the id."""
+import io
+import json
+
+import pytest
+
+from chatbot.server.chat import Conversation, ReplyFrame, ReplyFrames
+from chatbot.server.events import EventLog
+
+
+@pytest.mark.parametrize("msg_id", ["7", "c1-42", 42, -1, None, 'quote " in it', "back\\slash",
+                                    "tab\there", "é", "\u2028", "", "\x7f"])
+@pytest.mark.parametrize("question", ["can I take methotrexate pregnant", "hi", "I want to die",
+                                      "who won the world cup"])
+def test_a_frame_is_what_json_dumps_writes(bot, msg_id, question):
+    reply, state = bot.reply(question, {})
+    expected = json.dumps({"type": reply["type"], "id": msg_id, **reply, "context": state})
+    assert ReplyFrame(reply, state).text(msg_id) == expected
+
+
+@pytest.fixture()
+def conversation(bot, settings):
+    stream = io.StringIO()
+    frames = ReplyFrames(settings.reply_cache_size)
+    return Conversation(bot, settings, EventLog(False, stream), frames), stream
+
+
+def ask(conversation, text, msg_id, context=None):
+    frame = {"type": "ask", "id": msg_id, "text": text}
+    if context is not None:
+        frame["context"] = context
+    return json.loads(conversation.handle(json.dumps(frame)))
+
+
+def test_a_repeated_question_gets_the_same_reply_with_its_own_id(conversation, bot):
+    chat, stream = conversation
+    first = ask(chat, "what are biologics", "a")
+    again = ask(chat, "what are biologics", "b")
+    assert first["id"] == "a" and again["id"] == "b"
+    assert {**first, "id": None} == {**again, "id": None}
+    chat.log.flush()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e["event"] for e in lines] == ["reply", "reply"]  # the cached one is logged too
+    assert "what are biologics" not in stream.getvalue()
+
+
+def test_the_context_decides_which_cached_reply_is_sent(conversation):
+    chat, _ = conversation
+    about_mtx = ask(chat, "what are the side effects", "1", {"entity": "methotrexate"})
+    about_pred = ask(chat, "what are the side effects", "2", {"entity": "prednisone"})
+    assert "Methotrexate" in about_mtx["text"] and "prednisone" in about_pred["text"]
+    assert about_mtx["context"]["entity"] == "methotrexate"
+    # the connection carries the last reply's context on
+    assert ask(chat, "what are the side effects", "3")["text"] == about_pred["text"]
+
+
+def test_a_context_that_cannot_be_a_key_is_answered_without_the_cache(conversation):
+    chat, _ = conversation
+    odd = {"entity": ["methotrexate"], "topic": {"x": 1}}
+    reply = ask(chat, "what are biologics", "1", odd)
+    assert reply["kind"] == "answer" and not chat.frames._frames
+
+
+def test_a_cache_of_size_0_keeps_nothing(bot, settings):
+    chat = Conversation(bot, settings, EventLog(False, io.StringIO()), ReplyFrames(0))
+    assert ask(chat, "what are biologics", "1")["kind"] == "answer"
+    assert not chat.frames._frames
+
+
+def test_the_frame_cache_keeps_the_newest(bot):
+    frames = ReplyFrames(2)
+    reply, state = bot.reply("hi", {})
+    for text in ("one", "two", "three"):
+        frames.put(ReplyFrames.key(text, {}), ReplyFrame(reply, state))
+    assert frames.get(ReplyFrames.key("one", {})) is None
+    assert frames.get(ReplyFrames.key("three", {})) is not None
