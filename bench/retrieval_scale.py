@@ -87,7 +87,9 @@ def measure(corpus_dir: Path | None, qs: list[str], repeat: int, timer: ScoreTim
     rss0 = rss_mb([_self()])
     t0 = time.perf_counter()
     # No reply cache: the questions repeat, and every reply must be computed to be timed.
-    env = {"REPLY_CACHE_SIZE": "0", **({"CORPUS_DIR": str(corpus_dir)} if corpus_dir else {})}
+    # No stem cache on disk either: a generated corpus must not replace the article's.
+    env = {"REPLY_CACHE_SIZE": "0", "CACHE_DIR": "off",
+           **({"CORPUS_DIR": str(corpus_dir)} if corpus_dir else {})}
     bot = load_bot(Settings.from_env(env))
     build_s = time.perf_counter() - t0
     rss1 = rss_mb([_self()])

@@ -14,7 +14,7 @@ from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judge
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
-# 2,520 questions written by twenty-one separate authors from the article and the shared examples
+# 2,760 questions written by twenty-three separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
 INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
@@ -332,3 +332,26 @@ def test_the_cache_is_bounded_and_can_be_turned_off():
     a, _ = off.reply("what are biologics", {})
     b, _ = off.reply("what are biologics", {})
     assert a == b and not off._cache
+
+
+def test_a_long_message_needs_less_coverage_than_a_short_one(bot):
+    """Every story word the passage lacks lowers its coverage; the bar falls with length."""
+    short = bot._bar("can I take methotrexate pregnant")
+    story = ("We're planning to try for a baby next year and I'm on methotrexate right now. "
+             "What's the risk?")
+    assert short == bot.min_confidence and bot._bar(story) < short
+    reply, _ = bot.reply(story, {})
+    assert reply["kind"] == "answer" and "miscarriage" in reply["text"]
+    assert reply["confidence"] < short  # answered although below the short-question bar
+
+
+@pytest.mark.parametrize("question", [
+    "I have been on dupixent for a year and my friend says I should ask about getting a tattoo, "
+    "is it safe to get one while on it",
+    "my derm wants me to start rinvoq but I am worried about my upcoming trip to Mexico, "
+    "do I need any travel vaccines first",
+])
+def test_a_long_question_the_article_does_not_answer_is_still_not_covered(bot, question):
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "no_answer"
+

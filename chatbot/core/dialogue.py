@@ -26,6 +26,10 @@ from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 MAX_SUGGESTIONS = 3
 MAX_INPUT_CHARS = 2000  # longer messages are read only this far
 MAX_TOPIC_CHARS = 200
+# A long message tells a story around its question, and every word of it the best passage
+# does not share lowers that passage's coverage. So the bar an answer must clear falls from
+# min_confidence at SHORT_WORDS words to min_confidence - LONG_ALLOWANCE at LONG_WORDS.
+SHORT_WORDS, LONG_WORDS, LONG_ALLOWANCE = 8, 20, 0.2
 
 
 @dataclass
@@ -209,13 +213,19 @@ class Bot:
         section = self.section_by_question.get(folded)
         if section:
             hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
-        if not hits or hits[0].coverage < self.min_confidence:
+        if not hits or hits[0].coverage < self._bar(text):
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
         return self._answer(hits), state
 
     # -- steps ---------------------------------------------------------------
+
+    def _bar(self, text: str) -> float:
+        """The coverage an answer to this message needs (see SHORT_WORDS)."""
+        n = len(words(text))
+        longer = min(max(n - SHORT_WORDS, 0) / (LONG_WORDS - SHORT_WORDS), 1.0)
+        return self.min_confidence - LONG_ALLOWANCE * longer
 
     def _article_says(self, topic: str, hits: list[Hit]) -> bool:
         """Whether the article does answer this question on a topic it mostly leaves out: the
