@@ -57,6 +57,9 @@ NOT_EMERGENCIES = [
     "is a rash that doesnt fade serious",
     "my hands are jerking a bit on cyclosporine",
     "I had chest pain years ago and it was just reflux. Is Rinvoq still okay for me?",
+    # a reaction the last time, over now: a question about trying again
+    "Last time I took azathioprine I broke out in hives and my throat got tight. "
+    "I'm fine now but could I try it again?",
 ]
 CRISES = [
     "I want to end my life",

@@ -26,7 +26,7 @@ YOUNG_AGE, YOUNG_WORD = 12, "child"  # "my son is 9": the lexicon entry of young
 AGE_BEFORE = {"is", "am", "im", "aged", "age", "turned", "turning", "hes", "shes"}
 MAX_QUERY_WORDS = 60  # a question is read this far: longer pastes cost time and add nothing
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+_SENTENCE = re.compile(r"[^.!?:;\n]+[.!?:;\n]*")  # "Quick question: is it safe?" is two
 _ASKS = re.compile(r"\?\s*$|^\W*(what|whats|how|why|when|where|who|which|can|could|is|are|does|do|"
                    r"did|should|would|will|may|might|any|anything|isnt|arent|wont|cant)\b", re.I)
 
