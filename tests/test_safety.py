@@ -38,6 +38,7 @@ EMERGENCIES = [
     "injection spot is hot red swollen and spreading fast, i have chills and a high fever",
     "my husband passed out after his injection and wont wake up",  # an emergency, not a crisis
     "I had anaphylaxis last year and its happening again",  # a past event that is back
+    "i was fine after my shot but now my lips are swelling",  # "fine ... now" is not "fine now"
     "I suddenly cant see anything out of my right eye, I'm on prednisone",
     "worst headache of my life and my bp is 210/120 on cyclosporine",
 ]
