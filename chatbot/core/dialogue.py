@@ -19,7 +19,7 @@ from chatbot.core.english import is_english
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index
-from chatbot.core.safety import Safety, compile_any, compile_patterns, load_toml
+from chatbot.core.safety import AnyOf, Safety, compile_any, compile_patterns, load_toml
 from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
@@ -42,14 +42,14 @@ class Conversation:
     clarify: str
     suggestions: list[str]
     clarify_suggestions: list[str]
-    needs_medicine: re.Pattern
+    needs_medicine: AnyOf
     refers_back: re.Pattern
     refers_to_person: re.Pattern
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
     not_covered_except: dict[str, list[str]]
     two_medicines: tuple[str, re.Pattern]
-    off_topic: re.Pattern
+    off_topic: AnyOf
     smalltalk: list[tuple[str, list[re.Pattern]]]
     smalltalk_replies: dict[str, str]
 

@@ -38,28 +38,38 @@ def load_toml(path: Path) -> dict:
         raise CorpusError(path, getattr(exc, "lineno", 0) or 0, f"not valid TOML: {exc}") from None
 
 
-def compile_any(path: Path, name: str, patterns: list[str]) -> re.Pattern:
-    """One regex matching where any of `patterns` does: one scan of a message instead of dozens.
+class AnyOf:
+    """Patterns tried one after another: the first that matches is the match.
 
-    Only when the combined pattern fails are they compiled one by one, to name the bad one.
+    Joined into one alternation, a hundred patterns searched three times slower: the
+    engine then tries every alternative at every position of the message, where each
+    pattern alone skips straight to the places it could start.
     """
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise CorpusError(path, 0, f"'{name}' must be a list of pattern strings")
-    try:
-        return re.compile("|".join(f"(?:{p})" for p in patterns) or "(?!)")
-    except re.error:
-        compile_patterns(path, name, patterns)
-        raise
+
+    def __init__(self, patterns: list[re.Pattern]):
+        self.patterns = tuple(patterns)
+
+    def search(self, text: str) -> re.Match | None:
+        for pattern in self.patterns:
+            found = pattern.search(text)
+            if found:
+                return found
+        return None
+
+
+def compile_any(path: Path, name: str, patterns: list[str]) -> AnyOf:
+    """Matches where any of `patterns` does; a bad one is named with its file and list."""
+    return AnyOf(compile_patterns(path, name, patterns))
 
 
 @dataclass
 class Safety:
-    crisis: re.Pattern
-    emergency: re.Pattern
-    asking: re.Pattern
-    describing: re.Pattern
-    past: re.Pattern
-    now: re.Pattern
+    crisis: AnyOf
+    emergency: AnyOf
+    asking: AnyOf
+    describing: AnyOf
+    past: AnyOf
+    now: AnyOf
     replies: dict[str, str]
 
     @classmethod
