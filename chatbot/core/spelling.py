@@ -75,8 +75,9 @@ class SpellingCorrector:
 
     def join_names(self, words: list[str]) -> tuple[list[str], dict[str, str]]:
         """The words with a medicine name typed in pieces joined back ("metho trexate",
-        "tra low kin you mab" from voice typing), and what was joined. Only runs holding a
-        piece that is neither known nor English are tried: most questions have none."""
+        "a bro city nib" from voice typing), and what was joined. Only runs that start with a
+        medicine name's first two letters and hold a word the article and lexicon do not know
+        are compared: most positions of most questions are passed over at once."""
         out: list[str] = []
         joined: dict[str, str] = {}
         i = 0
@@ -96,6 +97,8 @@ class SpellingCorrector:
         words it took. A name keeps its first two letters when voice typing splits it, so
         only names sharing them are compared."""
         best, best_d, best_n = None, 3, 1
+        if "".join(words[start:start + 2])[:2] not in self._names_by_start:
+            return best, best_n  # every run from here starts with these two letters
         for n in range(2, MAX_PIECES + 1):
             run = words[start:start + n]
             if len(run) < n or not all(w.isalpha() for w in run) \

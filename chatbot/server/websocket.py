@@ -139,6 +139,7 @@ class IdleWatch:
     _lock = threading.Lock()
 
     def __init__(self):
+        self.pid = os.getpid()  # a forked worker starts its own (see shared)
         self.sockets: "weakref.WeakSet[ChatSocket]" = weakref.WeakSet()
         thread = threading.Thread(target=self._run, name="idle-watch", daemon=True)
         thread.start()
@@ -148,7 +149,6 @@ class IdleWatch:
         with cls._lock:
             if cls._shared is None or cls._shared.pid != os.getpid():
                 cls._shared = cls()
-                cls._shared.pid = os.getpid()
             return cls._shared
 
     def add(self, ws: ChatSocket) -> None:
