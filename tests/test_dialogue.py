@@ -13,11 +13,11 @@ sys.path.insert(0, str(DEV_CASES.parent))
 from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judged by)
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
-PATIENT_CASES = ROOT / "tests" / "data" / "patient_questions.jsonl"
+PATIENT_CASES = ROOT / "corpus" / "examples" / "patient_questions.jsonl"
 # 2,760 questions written by twenty-three separate authors from the article and the shared examples
 # alone, without seeing the engine. The engine was tuned on them since, so they now guard
 # against regressions rather than measure what new patients will see.
-INDEPENDENT_CASES = ROOT / "tests" / "data" / "independent_questions.jsonl"
+INDEPENDENT_CASES = ROOT / "corpus" / "examples" / "independent_questions.jsonl"
 
 
 def load_cases(path):
@@ -32,7 +32,8 @@ def converse(bot, turns):
 
 
 def assert_reply_object(reply):
-    assert set(reply) == {"type", "kind", "text", "disclaimer", "confidence", "suggestions", "source"}
+    assert set(reply) == {"type", "kind", "text", "disclaimer", "confidence", "suggestions", "source",
+                          "safety"}
     assert reply["type"] == "reply" and reply["kind"] in KINDS
     assert reply["text"].strip() and reply["disclaimer"].strip()
     assert 0.0 <= reply["confidence"] <= 1.0

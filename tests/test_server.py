@@ -16,7 +16,8 @@ from simple_websocket import ConnectionClosed, ConnectionError as WsRefused
 from conftest import DEV_CASES, SHARED, ChatClient as Client
 from live import Address
 
-REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source"}
+REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source",
+              "safety"}
 QUESTIONS = [
     "can I take methotrexate pregnant",
     "dupixent pink eye",

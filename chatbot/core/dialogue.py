@@ -19,7 +19,9 @@ from chatbot.core.english import is_english
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index
-from chatbot.core.safety import AnyOf, Safety, compile_any, compile_patterns, load_toml
+from chatbot.core.risk import model_for
+from chatbot.core.safety import (MAX_SAFETY_CHARS, AnyOf, Assessment, Safety, compile_any,
+                                 compile_patterns, load_toml)
 from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
@@ -102,7 +104,7 @@ class Bot:
         known = stem_cache.load()
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
         self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
-        self.safety = Safety.load(folder / "safety.toml")
+        self.safety = Safety.load(folder / "safety.toml", model_for(folder, settings.cache_dir))
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
@@ -145,7 +147,7 @@ class Bot:
     def reply(self, text: str, state: dict | None = None) -> tuple[dict, dict]:
         """The reply object for one message and the conversation state to pass next time."""
         state = self._clean_state(state)
-        text = text[:MAX_INPUT_CHARS] if isinstance(text, str) else ""
+        text = text[:MAX_SAFETY_CHARS] if isinstance(text, str) else ""
         key = (text, state.get("entity"), state.get("topic"))
         cached = self._cache.get(key)
         if cached is None:
@@ -155,18 +157,41 @@ class Bot:
                     self._cache.pop(next(iter(self._cache)))  # the oldest
                 self._cache[key] = cached
         reply, new_state = cached
-        return {**reply, "suggestions": list(reply["suggestions"]),
-                "source": dict(reply["source"]) if reply["source"] else None}, dict(new_state)
+        return _copy(reply), dict(new_state)
+
+    def safety_reply(self, text: str) -> dict | None:
+        """The crisis or emergency reply for a message the server will not answer otherwise
+        (too long, too many): whoever is at risk is helped before any limit turns them away."""
+        text = text[:MAX_SAFETY_CHARS] if isinstance(text, str) else ""
+        found = self.safety.assess(text, fold(text))
+        return self._safety(Assessment(found.level, True, found.language)) if found.level else None
 
     def _reply(self, text: str, state: dict) -> tuple[dict, dict]:
+        """Safety first, on the whole message; then the answer, with a notice if risk is doubtful."""
         folded = fold(text)
         if not folded:
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
+        found = self.safety.assess(text, folded)
+        if found.sure:
+            return self._safety(found), state
+        if len(text) > MAX_INPUT_CHARS:
+            text = text[:MAX_INPUT_CHARS]
+            folded = fold(text)
+        reply, state = self._respond(text, folded, state)
+        if found.level:
+            reply["safety"] = self.safety.notice(found, self.numbers)
+        return reply, state
 
-        kind = self.safety.check(folded)
-        if kind:
-            return self._message(kind, self.safety.replies[kind].format(**self.numbers), 1.0, []), state
+    def _safety(self, found: Assessment) -> dict:
+        """The crisis or emergency reply, with a note that fits it and the numbers as links."""
+        text, note = self.safety.reply(found, self.numbers)
+        reply = self._message(found.level, text, 1.0, [])
+        reply["disclaimer"] = note
+        reply["safety"] = self.safety.notice(found, self.numbers)
+        return reply
 
+    def _respond(self, text: str, folded: str, state: dict) -> tuple[dict, dict]:
+        """Everything after safety: small talk, topics left out, then retrieval."""
         small = self._smalltalk(folded)
         if small:
             return self._message("smalltalk", self.talk.smalltalk_replies[small], 1.0,
@@ -306,7 +331,17 @@ class Bot:
     def _message(self, kind: str, text: str, confidence: float, suggestions: list[str]) -> dict:
         return {"type": "reply", "kind": kind, "text": text, "disclaimer": self.talk.disclaimer,
                 "confidence": float(confidence), "suggestions": list(suggestions)[:MAX_SUGGESTIONS],
-                "source": None}
+                "source": None, "safety": None}
+
+
+def _copy(reply: dict) -> dict:
+    """A cached reply's copy a caller may change without changing the cache."""
+    out = {**reply, "suggestions": list(reply["suggestions"])}
+    if reply["source"]:
+        out["source"] = dict(reply["source"])
+    if reply["safety"]:
+        out["safety"] = {**reply["safety"], "links": [dict(x) for x in reply["safety"]["links"]]}
+    return out
 
 
 def load_bot(settings: Settings | None = None) -> Bot:

@@ -1,9 +1,13 @@
 """Safety routing: recognise a crisis or an emergency before anything else.
 
-The patterns live in corpus/safety.toml so a clinic's clinicians can review
-and extend them. A person *describing* warning signs gets the emergency reply;
-a general question *about* warning signs ("what are the signs of an allergic
-reaction?") goes on to be answered from the article.
+Two judges read every message, and either can get the person help:
+- the phrase rules in corpus/safety.toml, which a clinic's clinicians can review and
+  extend (a person *describing* warning signs matches; a general question *about* them,
+  "what are the signs of an allergic reaction?", does not);
+- the learned risk model (chatbot.core.risk), which generalises to wordings no rule has.
+The answer is graded: when the risk is sure the person gets the crisis or emergency reply
+itself; when it is doubtful they get the ordinary reply with a safety notice shown first,
+so recall can be near total without derailing ordinary questions.
 """
 from __future__ import annotations
 
@@ -13,6 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.core.corpus import CorpusError
+from chatbot.core.risk import Risk, RiskModel, tokens
+
+# The graded policy's tuning (bench/safety_quality.py measures it by leaving authors out):
+NOTICE_AT = 0.2  # P(crisis or emergency), of the message or a sentence in it, for a notice
+SURE_AT = 0.9  # P of the whole message from which it gets the crisis or emergency reply itself
+RULE_SURE_AT = 0.5  # a phrase rule that fires is sure when the model does not doubt it
+MAX_SAFETY_CHARS = 4096  # a message is read whole for risk up to this length (a full frame)
 
 
 def compile_patterns(path: Path, name: str, patterns: list[str]) -> list[re.Pattern]:
@@ -62,6 +73,18 @@ def compile_any(path: Path, name: str, patterns: list[str]) -> AnyOf:
     return AnyOf(compile_patterns(path, name, patterns))
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What safety made of one message: the risk level (None: no risk seen), whether it is
+    sure enough to answer with the safety reply itself, and the message's language."""
+    level: str | None = None
+    sure: bool = False
+    language: str = "en"
+
+
+NO_RISK = Assessment()
+
+
 @dataclass
 class Safety:
     crisis: AnyOf
@@ -70,12 +93,19 @@ class Safety:
     describing: AnyOf
     past: AnyOf
     now: AnyOf
-    replies: dict[str, str]
+    texts: dict[str, dict[str, str]]  # language -> "crisis_reply", "crisis_note", ... -> text
+    spanish: frozenset[str]
+    english: frozenset[str]
+    model: RiskModel | None = None
 
     @classmethod
-    def load(cls, path: Path) -> "Safety":
+    def load(cls, path: Path, model: RiskModel | None = None) -> "Safety":
         data = load_toml(path)
         try:
+            en = {f"{kind}_{part}": data[kind][part] for kind in ("crisis", "emergency")
+                  for part in ("reply", "note", "notice")}
+            en.update(call=data["links"]["call"], text=data["links"]["text"])
+            es = {k: data["spanish"][k] for k in en}
             return cls(
                 crisis=compile_any(path, "crisis.patterns", data["crisis"]["patterns"]),
                 emergency=compile_any(path, "emergency.patterns", data["emergency"]["patterns"]),
@@ -83,13 +113,17 @@ class Safety:
                 describing=compile_any(path, "emergency.describing", data["emergency"]["describing"]),
                 past=compile_any(path, "emergency.past", data["emergency"]["past"]),
                 now=compile_any(path, "emergency.now", data["emergency"]["now"]),
-                replies={"crisis": data["crisis"]["reply"], "emergency": data["emergency"]["reply"]},
+                texts={"en": en, "es": es},
+                spanish=frozenset(data["spanish"]["words"]),
+                english=frozenset(data["spanish"]["english"]),
+                model=model,
             )
         except KeyError as exc:
             raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
 
     def check(self, folded: str) -> str | None:
-        """'crisis', 'emergency' or None for a message already folded to lower-case words."""
+        """What the phrase rules say: 'crisis', 'emergency' or None, for a message already
+        folded to lower-case words."""
         if self.crisis.search(folded):
             return "crisis"
         if self.emergency.search(folded):
@@ -98,3 +132,54 @@ class Safety:
             if not self.asking.search(folded) or self.describing.search(folded):
                 return "emergency"
         return None
+
+    def assess(self, text: str, folded: str) -> Assessment:
+        """Both judges on the whole message (up to MAX_SAFETY_CHARS); see the module doc."""
+        text = text[:MAX_SAFETY_CHARS]
+        level, sure = grade(self.check(folded), self.model.assess(text) if self.model else None)
+        return Assessment(level, sure, self.language(text)) if level else NO_RISK
+
+    def language(self, text: str) -> str:
+        """'es' for a message in Spanish (more Spanish function words than English), else 'en'."""
+        words = tokens(text)
+        es = sum(w in self.spanish for w in words)
+        return "es" if es >= 2 and es > sum(w in self.english for w in words) else "en"
+
+    def reply(self, found: Assessment, numbers: dict[str, str]) -> tuple[str, str]:
+        """The crisis or emergency reply and the note under it, in the message's language."""
+        texts = self.texts[found.language]
+        return (texts[f"{found.level}_reply"].format(**numbers),
+                texts[f"{found.level}_note"].format(**numbers))
+
+    def notice(self, found: Assessment, numbers: dict[str, str]) -> dict:
+        """The notice shown first: what to do, and the numbers as links a phone can dial."""
+        texts = self.texts[found.language]
+        if found.level == "crisis":
+            line = numbers["crisis_line"]
+            links = [{"label": texts["call"].format(number=line), "href": "tel:" + _dial(line)},
+                     {"label": texts["text"].format(number=line), "href": "sms:" + _dial(line)}]
+        else:
+            line = numbers["emergency_number"]
+            links = [{"label": texts["call"].format(number=line), "href": "tel:" + _dial(line)}]
+        return {"level": found.level, "text": texts[f"{found.level}_notice"].format(**numbers),
+                "links": links}
+
+
+def grade(rule: str | None, risk: Risk | None) -> tuple[str | None, bool]:
+    """The graded policy: (level, sure) from what the rules and the model say.
+
+    A rule that fires always gets help shown, sure when the model agrees (or there is no
+    model); the model alone shows a notice from NOTICE_AT and is sure from SURE_AT.
+    """
+    if risk is None:
+        return rule, rule is not None
+    if rule:
+        return rule, risk.whole >= RULE_SURE_AT
+    if risk.top >= NOTICE_AT:
+        return risk.level, risk.whole >= SURE_AT
+    return None, False
+
+
+def _dial(number: str) -> str:
+    """A phone number as a tel: or sms: link wants it: digits and a leading +."""
+    return "".join(c for c in number if c.isdigit() or c == "+")

@@ -89,17 +89,23 @@ def ask() -> Response:
         return Response(status=204)
     ext = _ext()
     settings, log = ext["settings"], ext["log"]
+    raw = request.get_data().decode("utf-8", "replace")
     try:
-        msg = chat.parse_message(request.get_data().decode("utf-8", "replace"),
-                                 _rest_settings(settings))
+        msg = chat.parse_message(raw, _rest_settings(settings))
         msg_id = chat.message_id(msg, settings)
-        text = chat.question_text(msg, settings, msg_id)
         context = chat.client_context(msg, settings, msg_id) or {}
-        reply, new_state = chat.answer(ext["bot"], text, context, settings, log, "rest", msg_id)
+        try:
+            text = chat.question_text(msg, settings, msg_id)
+        except ProtocolError as refusal:  # safety before the length limit
+            if refusal.code != "text_too_long":
+                raise
+            reply, new_state = chat.rescue(ext["bot"], raw, refusal, log, "rest"), context
+        else:
+            reply, new_state = chat.answer(ext["bot"], text, context, settings, log, "rest", msg_id)
     except ProtocolError as err:
         log.emit("error", code=err.code, channel="rest")
         return _error(err.code, err.msg_id, _rest_settings(settings))
-    body = {**reply, "context": new_state}
+    body = {**{k: v for k, v in reply.items() if k != "id"}, "context": new_state}
     if msg_id is not None:
         body["id"] = msg_id
     return Response(json.dumps(body), mimetype="application/json")

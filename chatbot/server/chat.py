@@ -61,9 +61,18 @@ def parse_message(raw: str | bytes, settings: Settings) -> dict:
     """Turns one frame (or REST body) into a JSON object, refusing anything else."""
     if isinstance(raw, (bytes, bytearray)):
         raise ProtocolError("binary_frame", settings)
-    if len(raw) * 4 > settings.max_frame_bytes \
-            and len(raw.encode("utf-8", "surrogatepass")) > settings.max_frame_bytes:
+    if too_large(raw, settings):
         raise ProtocolError("message_too_large", settings)
+    return _json_object(raw, settings)
+
+
+def too_large(raw: str, settings: Settings) -> bool:
+    """Whether a frame is over max_frame_bytes (counted cheaply when it clearly is not)."""
+    return len(raw) * 4 > settings.max_frame_bytes \
+        and len(raw.encode("utf-8", "surrogatepass")) > settings.max_frame_bytes
+
+
+def _json_object(raw: str, settings: Settings) -> dict:
     try:
         msg = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays
@@ -124,6 +133,28 @@ def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, chann
     log.reply(channel, reply.get("kind"), reply.get("confidence"), len(text),
               round(1000 * (time.perf_counter() - started), 2), question=text)
     return reply, new_state
+
+
+def rescue(bot, raw: str | bytes, refusal: ProtocolError, log: EventLog, channel: str) -> dict:
+    """The crisis or emergency reply for a message a limit would turn away (too long, too
+    large, too many), when it carries any risk; otherwise the refusal is raised.
+
+    Safety comes before every limit: someone in crisis who writes at length, or fast, is
+    helped, not told to shorten their message. Only the question is read: a frame that is not
+    a JSON object with a text gets the refusal.
+    """
+    text = None
+    if isinstance(raw, str):
+        try:
+            msg = json.loads(raw)
+            text = msg.get("text") if isinstance(msg, dict) else None
+        except (ValueError, RecursionError):
+            pass
+    reply = bot.safety_reply(text.strip()) if isinstance(text, str) and text.strip() else None
+    if reply is None:
+        raise refusal
+    log.reply(channel, reply["kind"], reply["confidence"], len(text), 0.0, question=text)
+    return {"type": "reply", "id": refusal.msg_id, **{k: v for k, v in reply.items() if k != "type"}}
 
 
 class ReplyFrame:
@@ -213,8 +244,14 @@ class Conversation:
             return json.dumps(err.frame())
 
     def _handle(self, raw: str | bytes) -> str:
-        if not self.window.allow():
-            raise ProtocolError("rate_limited", self.settings, self._id_if_any(raw))
+        try:
+            if not self.window.allow():
+                raise ProtocolError("rate_limited", self.settings, self._id_if_any(raw))
+            if isinstance(raw, str) and too_large(raw, self.settings):
+                raise ProtocolError("message_too_large", self.settings, self._id_if_any(raw))
+        except ProtocolError as refusal:
+            return json.dumps({**rescue(self.bot, raw, refusal, self.log, "ws"),
+                               "context": self.state})
         msg = parse_message(raw, self.settings)
         msg_id = message_id(msg, self.settings)
         kind = msg.get("type")
@@ -223,7 +260,12 @@ class Conversation:
             return json.dumps({"type": "reset", "id": msg_id, "ok": True})
         if kind != "ask":
             raise ProtocolError("unknown_type", self.settings, msg_id)
-        text = question_text(msg, self.settings, msg_id)
+        try:
+            text = question_text(msg, self.settings, msg_id)
+        except ProtocolError as refusal:
+            if refusal.code != "text_too_long":
+                raise
+            return json.dumps({**rescue(self.bot, raw, refusal, self.log, "ws"), "context": self.state})
         context = client_context(msg, self.settings, msg_id)
         start = self.state if context is None else context
         key = self.frames.key(text, start)
@@ -239,7 +281,9 @@ class Conversation:
 
     def _id_if_any(self, raw: str | bytes) -> Any:
         """Best effort: the id of a refused frame, so the client knows which one it was."""
+        if not isinstance(raw, str):
+            return None
         try:
-            return message_id(parse_message(raw, self.settings), self.settings)
+            return message_id(_json_object(raw, self.settings), self.settings)
         except ProtocolError:
             return None

@@ -1,0 +1,69 @@
+"""Labelled example messages: the data the learned models are trained and judged on.
+
+They live in corpus/examples/*.jsonl, one JSON object a line, so a clinic can read, review
+and extend them like the article:
+- safety.jsonl: {"id", "author", "kind": "crisis" | "emergency" | "none", "text"};
+- *_questions.jsonl: conversations {"id", "author", "turns", "expect": {"kind", ...}}; every
+  turn is an example message, "none" unless it is the last turn and the expected reply is a
+  crisis or an emergency.
+Every example names its author, so a score can always be measured on authors the model did
+not learn from.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from chatbot.core.corpus import CorpusError
+
+EXAMPLES_DIR = "examples"
+KINDS = ("none", "crisis", "emergency")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    kind: str  # one of KINDS
+    author: str
+    where: str  # file:line, for messages a clinic can act on
+
+
+def example_files(corpus_dir: Path) -> list[Path]:
+    """The files a model trained for this corpus depends on."""
+    folder = corpus_dir / EXAMPLES_DIR
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def load_examples(corpus_dir: Path) -> list[Example]:
+    """Every labelled message of the corpus; a malformed line is named with file:line."""
+    out: list[Example] = []
+    for path in example_files(corpus_dir):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise CorpusError(path, n, f"not valid JSON: {exc}") from None
+            if not isinstance(row, dict) or not isinstance(row.get("author"), str):
+                raise CorpusError(path, n, 'each line needs an "author"')
+            out += _examples_of(row, path, n)
+    return out
+
+
+def _examples_of(row: dict, path: Path, n: int) -> list[Example]:
+    where = f"{path.name}:{n}"
+    if "turns" in row:  # a conversation
+        turns, kind = row.get("turns"), (row.get("expect") or {}).get("kind")
+        if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+            raise CorpusError(path, n, '"turns" must be a list of messages')
+        last = kind if kind in ("crisis", "emergency") else "none"
+        return [Example(t, last if i == len(turns) - 1 else "none", row["author"], where)
+                for i, t in enumerate(turns)]
+    text, kind = row.get("text"), row.get("kind")
+    if not isinstance(text, str) or not text.strip():
+        raise CorpusError(path, n, '"text" must be a non-empty message')
+    if kind not in KINDS:
+        raise CorpusError(path, n, f'"kind" must be one of {", ".join(KINDS)}, got {kind!r}')
+    return [Example(text, kind, row["author"], where)]

@@ -1,0 +1,108 @@
+"""Training and cross-validating the risk model from the corpus's labelled examples.
+
+This is the only module that imports scikit-learn, and only `chatbot train`, `chatbot
+check`, the benchmarks and the tests load it: the fitted model is saved as arrays
+(chatbot.core.risk) and answering needs numpy alone.
+
+The examples are read by chatbot.core.examples; each names its author, so a score can
+always be measured on authors the model did not learn from (leave one author out).
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from chatbot.core.corpus import CorpusError
+from chatbot.core.examples import EXAMPLES_DIR, Example, example_files, load_examples
+from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel, buckets, data_key
+
+# Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
+# typo nobody else makes), which keeps the model small without losing recall.
+MIN_DF = 2
+C = 4.0
+CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
+MAX_ITER = 2000
+
+
+# -- fitting ------------------------------------------------------------------
+
+def _matrix(rows: list[dict[int, int]], vocab: np.ndarray):
+    """Counts of each example's buckets over `vocab` (sorted), as a sparse matrix."""
+    from scipy.sparse import csr_matrix
+    slot = {int(b): i for i, b in enumerate(vocab)}
+    data, cols, ptr = [], [], [0]
+    for counts in rows:
+        for b, c in counts.items():
+            i = slot.get(b)
+            if i is not None:
+                cols.append(i)
+                data.append(c)
+        ptr.append(len(cols))
+    return csr_matrix((np.array(data, dtype=np.float64), np.array(cols, dtype=np.int64),
+                       np.array(ptr)), shape=(len(rows), len(vocab)))
+
+
+def fit_pipeline(rows: list[dict[int, int]], kinds: list[str]):
+    """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
+    examples given as their hashed feature counts (`risk.buckets`)."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    df = Counter(b for r in rows for b in r)
+    vocab = np.array(sorted(b for b, n in df.items() if n >= MIN_DF), dtype=np.int64)
+    tfidf = TfidfTransformer(sublinear_tf=True)
+    x = tfidf.fit_transform(_matrix(rows, vocab))
+    y = np.array([CLASSES.index(k) for k in kinds])
+    weights = {CLASSES.index(k): w for k, w in CLASS_WEIGHT.items()}
+    clf = LogisticRegression(C=C, max_iter=MAX_ITER, class_weight=weights)
+    clf.fit(x, y)
+    return vocab, tfidf, clf
+
+
+def to_model(vocab: np.ndarray, tfidf, clf, key: str = "") -> RiskModel:
+    """The fitted steps as the numpy model; classes in CLASSES order."""
+    order = [list(clf.classes_).index(i) for i in range(len(CLASSES))]
+    return RiskModel(vocab, tfidf.idf_, clf.coef_[order], clf.intercept_[order], key)
+
+
+def train(examples: list[Example], key: str = "") -> RiskModel:
+    """A risk model fitted on `examples`."""
+    kinds = {e.kind for e in examples}
+    if set(CLASSES) - kinds:
+        raise CorpusError(Path(EXAMPLES_DIR), 0, f"no examples of {sorted(set(CLASSES) - kinds)}")
+    return to_model(*fit_pipeline([buckets(e.text) for e in examples], [e.kind for e in examples]),
+                    key)
+
+
+def train_corpus(corpus_dir: Path, out: Path | None = None) -> tuple[RiskModel, float]:
+    """Fits the corpus's model and saves it (default corpus/models/risk.npz); returns it
+    and the seconds the fit took."""
+    started = time.perf_counter()
+    model = train(load_examples(corpus_dir), data_key(example_files(corpus_dir)))
+    model.save(out or corpus_dir / MODEL_FILE)
+    return model, time.perf_counter() - started
+
+
+def leave_one_author_out(examples: list[Example], jobs: int = 2,
+                         folds: int | None = None) -> list[tuple[Example, Risk]]:
+    """Each example with the Risk that a model trained without its author gives it: the
+    figure that says how the model treats people whose wording it has never seen. `folds`
+    groups the authors into that many folds (faster, and stricter: less to learn from)."""
+    from joblib import Parallel, delayed  # comes with scikit-learn
+
+    rows = [buckets(e.text) for e in examples]
+    authors = sorted({e.author for e in examples})
+    fold_of = {a: (i % folds if folds else i) for i, a in enumerate(authors)}
+    groups = sorted(set(fold_of.values()))
+    done = Parallel(n_jobs=jobs)(delayed(_fold)(examples, rows, fold_of, g) for g in groups)
+    return [pair for fold in done for pair in fold]
+
+
+def _fold(examples: list[Example], rows: list[dict[int, int]], fold_of: dict, held: int):
+    """Trains without the held-out fold's authors and judges their messages."""
+    train_at = [i for i, e in enumerate(examples) if fold_of[e.author] != held]
+    model = to_model(*fit_pipeline([rows[i] for i in train_at], [examples[i].kind for i in train_at]))
+    return [(e, model.assess(e.text)) for e in examples if fold_of[e.author] == held]
