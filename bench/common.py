@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # tests/live.py: the live server, share
 from live import BOT_APP, LiveServer, free_port, launch, procfile_command  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-DEV_CASES = ROOT.parent / "shared" / "eval" / "dev_cases.jsonl"
+DEV_CASES = ROOT / "tests" / "shared" / "eval" / "dev_cases.jsonl"  # the copy of ../shared
 ECHO_APP = "bench.echo_app:create_app()"
 # Load benchmarks send far more than a patient can type; the per-connection rate limit
 # (20 messages / 10 s by default) is raised for them, and RESULTS.md says so.

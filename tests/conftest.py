@@ -14,7 +14,9 @@ from chatbot.config import Settings
 from chatbot.core import load_bot
 from live import ROOT, START_TIMEOUT, LiveServer, free_port, launch, procfile_command
 
-SHARED = ROOT.parent / "shared"
+# A copy of the project's ../shared folder (the article, chat_eval.py and its dev cases), so a
+# clone runs every test by itself; tests/test_shared_copies.py keeps it equal to the original.
+SHARED = ROOT / "tests" / "shared"
 DEV_CASES = SHARED / "eval" / "dev_cases.jsonl"
 
 
