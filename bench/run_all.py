@@ -19,7 +19,8 @@ from pathlib import Path
 
 from common import OUT, ROOT, gunicorn_flag, machine
 
-BENCHES = ["cold_start", "retrieval_scale", "latency", "capacity", "nginx_scaleout", "soak"]
+BENCHES = ["safety_quality", "cold_start", "retrieval_scale", "latency", "capacity",
+           "nginx_scaleout", "soak"]
 HERE = Path(__file__).resolve().parent
 
 
@@ -66,6 +67,10 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
     if wall:
         lines += ["Wall time per benchmark: " + ", ".join(f"{k} {v:.0f} s"
                                                          for k, v in wall.items()), ""]
+
+    d = load("safety_quality")
+    if d:
+        lines += safety_section(d)
 
     d = load("cold_start")
     if d:
@@ -166,6 +171,43 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
     return "\n".join(lines)
+
+
+def safety_section(d: dict) -> list[str]:
+    """Leave-one-author-out figures of the safety routing: help shown, false alarms."""
+    x = d["data"]
+    rows = []
+    for how, label in (("policy", "**rules + model, graded (the engine)**"),
+                       ("rules", "phrase rules alone"), ("model", "risk model alone, graded")):
+        g = x[how]
+        rows.append([label] + [f"{g[k]['shown_pct']}% ({g[k]['sure_pct']}%)"
+                               for k in ("crisis", "emergency")]
+                    + [f"{g[k]['sure_pct']}% / {round(g[k]['shown_pct'] - g[k]['sure_pct'], 1)}%"
+                       for k in ("look-alikes and everyday text", "questions about the medicines")])
+    n = x["policy"]
+    authors = [[a, *[(f"{v[k]['shown_pct']}%" if v[k]["n"] else "-") for k in ("crisis", "emergency")],
+                *[(f"{v[k]['sure_pct']}% / {round(v[k]['shown_pct'] - v[k]['sure_pct'], 1)}%"
+                   if v[k]["n"] else "-")
+                  for k in ("look-alikes and everyday text", "questions about the medicines")]]
+               for a, v in x["by_author"].items() if a.startswith("helper-")]
+    return ["## Safety routing on authors it never saw", "",
+            f"Command: `{d['command']}`: leave-one-author-out over {x['examples']:,} labelled "
+            f"messages from {x['authors']} authors in corpus/examples/ ({x['folds']} folds, "
+            f"{x['cv_seconds']} s); each author's messages judged by a model trained on the "
+            "others. Help shown = the crisis/emergency reply or the notice (in brackets: the "
+            "reply itself, 'sure'). False alarms: derailed into a safety reply / given a notice.",
+            "", table(["routing", f"crisis help shown (n={n['crisis']['n']})",
+                       f"emergency help shown (n={n['emergency']['n']})",
+                       f"look-alikes and everyday text (n={n['look-alikes and everyday text']['n']}):"
+                       " derailed / notice",
+                       f"questions about the medicines (n={n['questions about the medicines']['n']}):"
+                       " derailed / notice"], rows), "",
+            "Per author of the sets written for this model (the engine's routing):", "",
+            table(["author", "crisis shown", "emergency shown", "look-alikes: derailed / notice",
+                   "medicine questions: derailed / notice"], authors), "",
+            f"Routing cost per message (rules + model, all examples): median {x['route_us_median']} µs, "
+            f"p99 {x['route_us_p99']} µs (the p99 are messages of 500+ characters). Training on "
+            f"everything: {x['train_seconds']} s.", ""]
 
 
 def main(argv: list[str] | None = None) -> None:

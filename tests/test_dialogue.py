@@ -33,13 +33,13 @@ def converse(bot, turns):
 
 def assert_reply_object(reply):
     assert set(reply) == {"type", "kind", "text", "disclaimer", "confidence", "suggestions", "source",
-                          "safety"}
+                          "safety", "highlights"}
     assert reply["type"] == "reply" and reply["kind"] in KINDS
     assert reply["text"].strip() and reply["disclaimer"].strip()
     assert 0.0 <= reply["confidence"] <= 1.0
     assert len(reply["suggestions"]) <= 3 and all(isinstance(s, str) for s in reply["suggestions"])
     if reply["kind"] == "answer":
-        assert set(reply["source"]) == {"title", "author", "section", "passage_id"}
+        assert set(reply["source"]) == {"title", "author", "section", "passage_id", "url"}
         assert len(reply["text"].split()) <= 150
     else:
         assert reply["source"] is None

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 NEEDS_DISCLAIMER = KINDS - {"smalltalk"}
-SOURCE_KEYS = {"title", "author", "section", "passage_id"}
+SOURCE_KEYS = {"title", "author", "section", "passage_id", "url"}
 
 # Words that steer the engine into its retrieval, follow-up and safety paths rather than
 # bouncing every random string off the no_answer branch.

@@ -17,7 +17,7 @@ from conftest import DEV_CASES, SHARED, ChatClient as Client
 from live import Address
 
 REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source",
-              "safety"}
+              "safety", "highlights"}
 QUESTIONS = [
     "can I take methotrexate pregnant",
     "dupixent pink eye",
@@ -234,7 +234,8 @@ BAD_FRAMES = [
     pytest.param({"type": "ask", "id": "c2", "text": "hi", "context": [1, 2]}, "invalid_context",
                  "c2", id="list-context"),
     pytest.param(json.dumps({"type": "ask", "id": "big", "text": "a"}) + " " * 4100,
-                 "message_too_large", None, id="frame-over-4KiB"),
+                 "message_too_large", "big", id="frame-over-4KiB"),
+    pytest.param("[" * 3000 + "x" * 4100, "message_too_large", None, id="unreadable-frame-over-4KiB"),
 ]
 
 

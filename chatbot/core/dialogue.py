@@ -16,17 +16,19 @@ from pathlib import Path
 from chatbot.config import Settings
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
+from chatbot.core.highlight import highlights
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index
 from chatbot.core.risk import model_for
-from chatbot.core.safety import (MAX_SAFETY_CHARS, AnyOf, Assessment, Safety, compile_any,
-                                 compile_patterns, load_toml)
+from chatbot.core.safety import (AnyOf, Assessment, Safety, compile_any, compile_patterns,
+                                 load_toml)
 from chatbot.core.spelling import SpellingCorrector
 from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
 MAX_SUGGESTIONS = 3
-MAX_INPUT_CHARS = 2000  # longer messages are read only this far
+MAX_INPUT_CHARS = 2000  # longer messages are answered from this much of them
+MAX_SAFE_FRAME = 64 * 1024  # and read for risk (at the start and the end) up to this length
 MAX_TOPIC_CHARS = 200
 # A long message tells a story around its question, and every word of it the best passage
 # does not share lowers that passage's coverage. So the bar an answer must clear falls from
@@ -147,7 +149,7 @@ class Bot:
     def reply(self, text: str, state: dict | None = None) -> tuple[dict, dict]:
         """The reply object for one message and the conversation state to pass next time."""
         state = self._clean_state(state)
-        text = text[:MAX_SAFETY_CHARS] if isinstance(text, str) else ""
+        text = text[:MAX_SAFE_FRAME] if isinstance(text, str) else ""
         key = (text, state.get("entity"), state.get("topic"))
         cached = self._cache.get(key)
         if cached is None:
@@ -162,7 +164,7 @@ class Bot:
     def safety_reply(self, text: str) -> dict | None:
         """The crisis or emergency reply for a message the server will not answer otherwise
         (too long, too many): whoever is at risk is helped before any limit turns them away."""
-        text = text[:MAX_SAFETY_CHARS] if isinstance(text, str) else ""
+        text = text[:MAX_SAFE_FRAME] if isinstance(text, str) else ""
         found = self.safety.assess(text, fold(text))
         return self._safety(Assessment(found.level, True, found.language)) if found.level else None
 
@@ -242,7 +244,7 @@ class Bot:
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
-        return self._answer(hits), state
+        return self._answer(hits, query), state
 
     # -- steps ---------------------------------------------------------------
 
@@ -297,7 +299,7 @@ class Bot:
             query = query.extended(self.parser.entity_concepts(entity, referred), [entity])
         return self.index.search(query, definition=definition), query
 
-    def _answer(self, hits: list[Hit]) -> dict:
+    def _answer(self, hits: list[Hit], query: Query) -> dict:
         best = hits[0].passage
         related = []
         for h in hits[1:]:
@@ -312,8 +314,11 @@ class Bot:
         if best.id in self.lead_ins:  # "there are several other options": and the first of them
             text += "\n\n" + self.lead_ins[best.id].text
         reply = self._message("answer", text, round(hits[0].coverage, 3), related[:MAX_SUGGESTIONS])
+        doc, section, _ = best.id.split("/")
         reply["source"] = {"title": best.doc.title, "author": best.doc.author,
-                           "section": best.section, "passage_id": best.id}
+                           "section": best.section, "passage_id": best.id,
+                           "url": f"/article/{doc}#{section}"}
+        reply["highlights"] = highlights(text, query, self.analyzer.stem, self.index.weight)
         return reply
 
     def _covered_suggestions(self, query: Query) -> list[str]:
@@ -331,12 +336,13 @@ class Bot:
     def _message(self, kind: str, text: str, confidence: float, suggestions: list[str]) -> dict:
         return {"type": "reply", "kind": kind, "text": text, "disclaimer": self.talk.disclaimer,
                 "confidence": float(confidence), "suggestions": list(suggestions)[:MAX_SUGGESTIONS],
-                "source": None, "safety": None}
+                "source": None, "safety": None, "highlights": []}
 
 
 def _copy(reply: dict) -> dict:
     """A cached reply's copy a caller may change without changing the cache."""
-    out = {**reply, "suggestions": list(reply["suggestions"])}
+    out = {**reply, "suggestions": list(reply["suggestions"]),
+           "highlights": [list(h) for h in reply["highlights"]]}
     if reply["source"]:
         out["source"] = dict(reply["source"])
     if reply["safety"]:

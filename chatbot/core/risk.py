@@ -94,7 +94,8 @@ class Risk:
     the message as a whole is sure enough to set its question aside."""
     crisis: float
     emergency: float
-    whole: float = 0.0  # P(crisis) + P(emergency) of the whole message
+    whole: float = 0.0  # the higher of P(crisis) and P(emergency) of the whole message
+    words: int = 0  # how many words the message has: a short one is little evidence
 
     @property
     def level(self) -> str:
@@ -170,7 +171,8 @@ class RiskModel:
         whole = p = self.probabilities(text)
         for part in sentences(text):
             p = np.maximum(p, self.probabilities(part))
-        return Risk(crisis=float(p[1]), emergency=float(p[2]), whole=float(max(whole[1], whole[2])))
+        return Risk(crisis=float(p[1]), emergency=float(p[2]), whole=float(max(whole[1], whole[2])),
+                    words=len(tokens(text)))
 
 
 def model_for(corpus_dir: Path, cache_dir: Path | None) -> RiskModel | None:
@@ -195,6 +197,8 @@ def model_for(corpus_dir: Path, cache_dir: Path | None) -> RiskModel | None:
     model = train(load_examples(corpus_dir), key)
     if cached:
         try:
+            for old in cache_dir.glob("risk-*.npz"):  # models of examples since edited
+                old.unlink()
             model.save(cached)
         except OSError:
             pass  # a read-only cache: train again next time

@@ -23,6 +23,10 @@ from chatbot.core.risk import Risk, RiskModel, tokens
 NOTICE_AT = 0.2  # P(crisis or emergency), of the message or a sentence in it, for a notice
 SURE_AT = 0.9  # P of the whole message from which it gets the crisis or emergency reply itself
 RULE_SURE_AT = 0.5  # a phrase rule that fires is sure when the model does not doubt it
+# The model alone is sure only of a message this long: out of fold, its sure calls on
+# messages of 5-9 words were wrong 1 time in 9, on 10 words and more 1 in 150
+# (bench/NOTES.md): a few words give a linear model little to weigh.
+MIN_SURE_WORDS = 10
 MAX_SAFETY_CHARS = 4096  # a message is read whole for risk up to this length (a full frame)
 
 
@@ -134,8 +138,13 @@ class Safety:
         return None
 
     def assess(self, text: str, folded: str) -> Assessment:
-        """Both judges on the whole message (up to MAX_SAFETY_CHARS); see the module doc."""
-        text = text[:MAX_SAFETY_CHARS]
+        """Both judges on the whole message; see the module doc. A message longer than
+        MAX_SAFETY_CHARS is read at its start and at its end (where a story's turn usually
+        comes), which bounds the work any one message can cost."""
+        if len(text) > MAX_SAFETY_CHARS:
+            head = self.assess(text[:MAX_SAFETY_CHARS], folded[:MAX_SAFETY_CHARS])
+            tail = self.assess(text[-MAX_SAFETY_CHARS:], folded[-MAX_SAFETY_CHARS:])
+            return max(head, tail, key=lambda a: (a.sure, a.level is not None))
         level, sure = grade(self.check(folded), self.model.assess(text) if self.model else None)
         return Assessment(level, sure, self.language(text)) if level else NO_RISK
 
@@ -169,14 +178,15 @@ def grade(rule: str | None, risk: Risk | None) -> tuple[str | None, bool]:
     """The graded policy: (level, sure) from what the rules and the model say.
 
     A rule that fires always gets help shown, sure when the model agrees (or there is no
-    model); the model alone shows a notice from NOTICE_AT and is sure from SURE_AT.
+    model); the model alone shows a notice from NOTICE_AT and is sure from SURE_AT for a
+    message of MIN_SURE_WORDS or more.
     """
     if risk is None:
         return rule, rule is not None
     if rule:
         return rule, risk.whole >= RULE_SURE_AT
     if risk.top >= NOTICE_AT:
-        return risk.level, risk.whole >= SURE_AT
+        return risk.level, risk.whole >= SURE_AT and risk.words >= MIN_SURE_WORDS
     return None, False
 
 
