@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -64,6 +65,24 @@ def _origins(raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
 
 
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """PUBLIC_URL: the address patients' browsers reach this server at (no trailing slash)."""
+    raw = env.get("PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    example = "like https://chat.example-clinic.org or https://example.org/chat"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname \
+            or parts.query or parts.fragment or parts.username or "\\" in raw \
+            or any(c.isspace() or c in "\"'<>?#" for c in raw):
+        raise ConfigError(f"PUBLIC_URL must be the server's address, {example}; got {raw!r}")
+    return raw.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = DEFAULT_CORPUS_DIR
@@ -71,6 +90,7 @@ class Settings:
     poison_control_number: str = "1-800-222-1222"
     crisis_line: str = "988"
     allowed_origins: tuple[str, ...] = ()
+    public_url: str | None = None  # e.g. https://chat.example-clinic.org: fills in /embed.html
     log_questions: bool = False
     min_confidence: float = 0.6  # below this an answer becomes "not covered"
     reply_cache_size: int = 4096  # recent replies kept in memory (0: none)
@@ -94,6 +114,7 @@ class Settings:
             poison_control_number=env.get("POISON_CONTROL_NUMBER", "").strip() or "1-800-222-1222",
             crisis_line=env.get("CRISIS_LINE", "").strip() or "988",
             allowed_origins=_origins(env.get("ALLOWED_ORIGINS", "")),
+            public_url=_public_url(env),
             log_questions=_flag(env, "LOG_QUESTIONS"),
             min_confidence=_float(env, "MIN_CONFIDENCE", 0.6, 0.0, 1.0),
             reply_cache_size=_int(env, "REPLY_CACHE_SIZE", 4096, 0),

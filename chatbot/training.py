@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot.core.corpus import CorpusError
+from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
 from chatbot.core.examples import EXAMPLES_DIR, Example, example_files, load_examples
 from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel, buckets, data_key
 
@@ -24,7 +25,8 @@ from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel, buckets, dat
 MIN_DF = 2
 C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
-MAX_ITER = 2000
+MAX_ITER = 3000
+ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
 
 
 # -- fitting ------------------------------------------------------------------
@@ -45,9 +47,10 @@ def _matrix(rows: list[dict[int, int]], vocab: np.ndarray):
                        np.array(ptr)), shape=(len(rows), len(vocab)))
 
 
-def fit_pipeline(rows: list[dict[int, int]], kinds: list[str]):
+def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
+                 class_weight: dict[str, float] | None = None):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
-    examples given as their hashed feature counts (`risk.buckets`)."""
+    examples given as their hashed feature counts (`classifier.buckets`)."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
@@ -55,17 +58,16 @@ def fit_pipeline(rows: list[dict[int, int]], kinds: list[str]):
     vocab = np.array(sorted(b for b, n in df.items() if n >= MIN_DF), dtype=np.int64)
     tfidf = TfidfTransformer(sublinear_tf=True)
     x = tfidf.fit_transform(_matrix(rows, vocab))
-    y = np.array([CLASSES.index(k) for k in kinds])
-    weights = {CLASSES.index(k): w for k, w in CLASS_WEIGHT.items()}
-    clf = LogisticRegression(C=C, max_iter=MAX_ITER, class_weight=weights)
-    clf.fit(x, y)
+    clf = LogisticRegression(C=c, max_iter=MAX_ITER, class_weight=class_weight)
+    clf.fit(x, np.array(labels))
     return vocab, tfidf, clf
 
 
-def to_model(vocab: np.ndarray, tfidf, clf, key: str = "") -> RiskModel:
-    """The fitted steps as the numpy model; classes in CLASSES order."""
-    order = [list(clf.classes_).index(i) for i in range(len(CLASSES))]
-    return RiskModel(vocab, tfidf.idf_, clf.coef_[order], clf.intercept_[order], key)
+def to_model(vocab: np.ndarray, tfidf, clf, key: str = "", model=RiskModel,
+             classes: tuple[str, ...] = CLASSES):
+    """The fitted steps as the numpy model, its classes in `classes` order."""
+    order = [list(clf.classes_).index(c) for c in classes]
+    return model(vocab, tfidf.idf_, clf.coef_[order], clf.intercept_[order], key, classes)
 
 
 def train(examples: list[Example], key: str = "") -> RiskModel:
@@ -73,16 +75,33 @@ def train(examples: list[Example], key: str = "") -> RiskModel:
     kinds = {e.kind for e in examples}
     if set(CLASSES) - kinds:
         raise CorpusError(Path(EXAMPLES_DIR), 0, f"no examples of {sorted(set(CLASSES) - kinds)}")
-    return to_model(*fit_pipeline([buckets(e.text) for e in examples], [e.kind for e in examples]),
-                    key)
+    return to_model(*fit_pipeline([buckets(e.text) for e in examples], [e.kind for e in examples],
+                                  C, CLASS_WEIGHT), key)
+
+
+def train_answers(examples: list[Example], key: str = "") -> AnswerModel:
+    """An answer model fitted on `examples` (their kind: a section's id, no_answer or
+    smalltalk)."""
+    labels = [e.kind for e in examples]
+    classes = tuple(sorted(set(labels)))
+    return to_model(*fit_pipeline([buckets(e.text) for e in examples], labels, ANSWER_C),
+                    key, AnswerModel, classes)
 
 
 def train_corpus(corpus_dir: Path, out: Path | None = None) -> tuple[RiskModel, float]:
-    """Fits the corpus's model and saves it (default corpus/models/risk.npz); returns it
-    and the seconds the fit took."""
+    """Fits the corpus's risk model and saves it (default corpus/models/risk.npz); returns
+    it and the seconds the fit took."""
     started = time.perf_counter()
     model = train(load_examples(corpus_dir), data_key(example_files(corpus_dir)))
     model.save(out or corpus_dir / MODEL_FILE)
+    return model, time.perf_counter() - started
+
+
+def train_corpus_answers(corpus_dir: Path, out: Path | None = None) -> tuple[AnswerModel, float]:
+    """Fits the corpus's answer model and saves it (default corpus/models/answers.npz)."""
+    started = time.perf_counter()
+    model = train_answers(answer_examples(corpus_dir), data_key(answer_files(corpus_dir)))
+    model.save(out or corpus_dir / ANSWER_MODEL_FILE)
     return model, time.perf_counter() - started
 
 
@@ -104,5 +123,6 @@ def leave_one_author_out(examples: list[Example], jobs: int = 2,
 def _fold(examples: list[Example], rows: list[dict[int, int]], fold_of: dict, held: int):
     """Trains without the held-out fold's authors and judges their messages."""
     train_at = [i for i, e in enumerate(examples) if fold_of[e.author] != held]
-    model = to_model(*fit_pipeline([rows[i] for i in train_at], [examples[i].kind for i in train_at]))
+    model = to_model(*fit_pipeline([rows[i] for i in train_at], [examples[i].kind for i in train_at],
+                                   C, CLASS_WEIGHT))
     return [(e, model.assess(e.text)) for e in examples if fold_of[e.author] == held]

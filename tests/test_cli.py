@@ -1,18 +1,28 @@
 """The `ask` and `chatbot` commands, run as real subprocesses the way a person runs them."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
+import re
 import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 import pytest
 
+from chatbot.cli import format_reply, link_text
+
 BIN = Path(sys.executable).parent
+ASK = str(BIN / "ask")
+SGR = re.compile(rb"\x1b\[[0-9;]*m")  # a colour or bold escape sequence
+DISCLAIMER = "not medical advice"
 
 
 def run(*args, env=None, stdin=None, timeout=60):
@@ -72,44 +82,339 @@ def test_broken_corpus_says_which_file_without_traceback(tmp_path):
     assert out.returncode == 1 and "bad.md:1" in out.stderr and "Traceback" not in out.stderr
 
 
+# ---- questions on standard input: one reply per line -------------------------------------
+
 def test_question_from_a_pipe():
     out = run("ask", stdin="what are biologics\n")
     assert out.returncode == 0 and "target specific parts of the immune system" in out.stdout
 
 
-def test_empty_pipe_is_a_usage_error():
-    out = run("ask", stdin="")
-    assert out.returncode == 2 and "no question" in out.stderr
+@pytest.mark.parametrize("stdin", ["", "\n  \n\n"])
+def test_a_pipe_without_a_question_is_a_usage_error(stdin):
+    out = run("ask", stdin=stdin)
+    assert out.returncode == 2 and "no question" in out.stderr and out.stdout == ""
 
 
-def read_until(fd, marker: bytes, timeout: float = 30) -> bytes:
+def test_each_line_on_stdin_gets_its_own_reply_keeping_context():
+    out = run("ask", "--json", stdin="what is dupilumab\n\nwhat are the side effects?\n")
+    assert out.returncode == 0 and out.stderr == ""
+    first, second = [json.loads(line) for line in out.stdout.splitlines()]  # JSON Lines
+    assert "Dupilumab" in first["text"]
+    assert "conjunctivitis" in second["text"]  # "the side effects" of dupilumab, from line 1
+
+
+def test_lines_on_stdin_are_answered_in_order_under_their_question():
+    out = run("ask", stdin="what are biologics\nI can't breathe\nthanks\n")
+    assert out.returncode == 0
+    text = out.stdout
+    first, second, third = (text.index(f"> {q}\n") for q in
+                            ["what are biologics", "I can't breathe", "thanks"])
+    assert first < text.index("immune system") < second < text.index("911") < third
+
+
+def test_bytes_that_are_not_utf8_on_stdin_are_not_a_traceback():
+    out = subprocess.run([ASK], input=b"what are biologics\xff\n", capture_output=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == b"" and b"immune system" in out.stdout
+
+
+def read_available(fd: int, until: bytes, timeout: float = 30) -> bytes:
+    """Reads from `fd` until `until` has arrived (or the writer closed it)."""
     buf, deadline = b"", time.monotonic() + timeout
-    while marker not in buf:
+    while until not in buf:
         if time.monotonic() > deadline:
-            raise AssertionError(f"no {marker!r} in {buf[-500:]!r}")
+            raise AssertionError(f"no {until!r} in {buf[-500:]!r}")
         if select.select([fd], [], [], 0.5)[0]:
             try:
-                buf += os.read(fd, 4096)
-            except OSError:
+                chunk = os.read(fd, 4096)
+            except OSError:  # a pty's other end closed
                 break
+            if not chunk:
+                break
+            buf += chunk
     return buf
 
 
-def test_interactive_chat_on_a_terminal_keeps_context():
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: `ask` with a terminal and no question
-        os.execv(str(BIN / "ask"), [str(BIN / "ask")])
+def test_each_reply_is_written_before_the_next_line_and_a_reader_may_leave():
+    """A program asks one question at a time; like `head`, it stops reading after the first
+    reply. The next reply then meets a closed pipe: `ask` ends quietly with 0."""
+    proc = subprocess.Popen([ASK], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
     try:
-        read_until(fd, b"you> ")
-        os.write(fd, b"what is dupilumab\n")
-        read_until(fd, b"you> ")
-        os.write(fd, b"what are the side effects?\n")
-        assert b"conjunctivitis" in read_until(fd, b"you> ")
-        os.write(fd, b"quit\n")
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        proc.stdin.write(b"what are biologics\n")
+        proc.stdin.flush()
+        first = read_available(proc.stdout.fileno(), DISCLAIMER.encode())
+        assert b"immune system" in first  # answered while the pipe is still open
+        proc.stdout.close()
+        proc.stdin.write(b"what is methotrexate\nwhat is cyclosporine\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read() == b""
     finally:
-        os.close(fd)
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+@pytest.mark.parametrize("pipeline, ask_at", [
+    ('"$ASK" "what are biologics" | true', 0),
+    ('"$ASK" --help | true', 0),
+    # more than a pipe's 64 KiB of replies, so some are surely written after head left
+    ('yes "what are biologics" | head -n 200 | "$ASK" | head -2', 2),
+])
+def test_a_reader_that_stops_early_ends_ask_quietly(pipeline, ask_at):
+    out = subprocess.run(["bash", "-c", pipeline + '; echo "${PIPESTATUS[@]}" >&2'],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "ASK": ASK})
+    *messages, statuses = out.stderr.splitlines()
+    assert messages == []  # no traceback, no "Exception ignored"
+    assert statuses.split()[ask_at] == "0"
+    if "head -2" in pipeline:
+        assert out.stdout.splitlines() == ["> what are biologics",
+                                           "Biologics are new-ish drugs that target specific "
+                                           "parts of the immune system."]
+
+
+# ---- how a reply looks: safety notices, emergencies, colour -------------------------------
+
+CRISIS = {
+    "type": "reply", "kind": "crisis", "confidence": 1.0, "suggestions": [], "source": None,
+    "text": "I'm really sorry you're going through this. You don't have to face it alone.",
+    "disclaimer": "General information from an article, not medical advice.",
+    "safety": {"level": "crisis", "text": "You can reach the Suicide & Crisis Lifeline now.",
+               "links": [{"label": "Call 988", "href": "tel:988"},
+                         {"label": "Text 988", "href": "sms:988"},
+                         {"label": "Poison Control", "href": "tel:1-800-222-1222"}]},
+}
+ANSWER = {"type": "reply", "kind": "answer", "confidence": 1.0, "source": None,
+          "text": "Biologics are new-ish drugs that target specific parts of the immune system.\n"
+                  "• conjunctivitis (pink eye) and local skin reactions where the medication is "
+                  "injected into the skin",
+          "disclaimer": "General information from an article, not medical advice.",
+          "suggestions": ["What are the side effects of biologics and JAK inhibitors?"]}
+
+
+def test_a_safety_notice_comes_first_marked_with_its_numbers_as_text():
+    lines = format_reply(CRISIS).splitlines()
+    assert lines[0] == "!! You can reach the Suicide & Crisis Lifeline now."
+    assert lines[1] == "!! Call 988 · Text 988 · Poison Control 1-800-222-1222"
+    body = next(i for i, line in enumerate(lines) if "really sorry" in line)
+    assert body > 1 and lines[body].startswith("!! ")  # a crisis reply is marked as well
+    assert not SGR.search(format_reply(CRISIS).encode())
+
+
+def test_a_safety_notice_is_bold_red_on_a_colour_terminal():
+    shown = format_reply(CRISIS, color=True)
+    assert shown.startswith("\x1b[1;31mYou can reach the Suicide & Crisis Lifeline now.\x1b[0m")
+    assert "Call 988 · Text 988" in shown and "!!" not in shown
+
+
+def test_a_reply_without_a_safety_key_is_plain():
+    shown = format_reply(ANSWER)
+    assert shown.startswith("Biologics are") and "!!" not in shown and "\x1b" not in shown
+
+
+@pytest.mark.parametrize("link, text", [
+    ({"label": "Call 988", "href": "tel:988"}, "Call 988"),
+    ({"label": "Call 911", "href": "tel:+1-911"}, "Call 911"),
+    ({"label": "Poison Control", "href": "tel:18002221222"}, "Poison Control 18002221222"),
+    ({"label": "Chat online", "href": "https://988lifeline.org/chat"},
+     "Chat online (https://988lifeline.org/chat)"),
+])
+def test_a_link_shows_what_to_dial_or_open(link, text):
+    assert link_text(link) == text
+
+
+def test_every_line_fits_the_width_bullets_and_suggestions_included():
+    lines = format_reply(ANSWER, width=40).splitlines()
+    assert max(map(len, lines)) <= 40
+    assert "  injected into the skin" in lines  # a bullet keeps its hanging indent
+
+
+BOLD_SPAN = re.compile(r"\x1b\[1m(.*?)\x1b\[0m", re.S)
+LIST = {**ANSWER, "text": "The potential side effects include:\n• tiredness\n• acne\n• nausea",
+        "highlights": [[48, 54]]}
+
+
+def test_highlighted_spans_are_bold_on_a_colour_terminal_only():
+    assert LIST["text"][48:54] == "• acne"
+    shown = format_reply(LIST, color=True)
+    assert BOLD_SPAN.findall(shown.split("\n\n")[0]) == ["• acne"]
+    assert SGR.sub(b"", shown.encode()).decode() == format_reply(LIST)  # only bold is added
+    assert "\x1b" not in format_reply(LIST)  # no colour: the text as it is
+
+
+def test_a_highlight_wrapped_over_lines_is_bold_on_each_and_fits_the_width():
+    reply = {**ANSWER, "text": "one two three four five six seven eight", "highlights": [[4, 33]]}
+    lines = format_reply(reply, width=14, color=True).split("\n\n")[0].splitlines()
+    bold = [part for line in lines for part in BOLD_SPAN.findall(line)]
+    assert " ".join(bold) == "two three four five six seven"
+    assert all(line.count("\x1b[1m") == line.count("\x1b[0m") for line in lines)  # closed per line
+    assert max(len(SGR.sub(b"", line.encode())) for line in lines) <= 14
+
+
+@pytest.mark.parametrize("highlights", [[[-1, 3]], [[5, 999]], [[1.5, 4]], [["0", "3"]], [[9, 4]],
+                                        [[0]], "0-3", None, [[True, 3]]])
+def test_a_bad_highlight_is_left_out(highlights):
+    reply = {**LIST, "highlights": highlights}
+    assert "\x1b[1m" not in format_reply(reply, color=True).split("\n\n")[0]
+
+
+def test_overlapping_highlights_keep_the_first():
+    reply = {**LIST, "highlights": [[48, 54], [50, 60]]}
+    assert BOLD_SPAN.findall(format_reply(reply, color=True).split("\n\n")[0]) == ["• acne"]
+
+
+def test_the_cli_bolds_the_answer_on_a_terminal_not_in_a_pipe_or_with_no_color(chat_factory):
+    question = "does rinvoq cause acne"
+    reply = json.loads(run("ask", "--json", question).stdout)
+    marked = [reply["text"][start:end] for start, end in reply["highlights"]]
+    assert marked == ["• acne"]
+    assert re.search(rb"\x1b\[1m\xe2\x80\xa2 acne\x1b\[0m", chat_factory().say(question))
+    assert not SGR.search(chat_factory(env={"NO_COLOR": "1"}).say(question))
+    piped = run("ask", question)
+    assert "\n• acne\n" in piped.stdout and "\x1b" not in piped.stdout
+
+
+def test_an_emergency_from_the_cli_is_marked_in_a_pipe():
+    out = run("ask", "I can't breathe", env={"NO_COLOR": ""})
+    text_lines = out.stdout.split("\n\n")[0].splitlines()
+    assert out.returncode == 0 and all(line.startswith("!! ") for line in text_lines)
+    assert "\x1b" not in out.stdout  # a pipe gets no escape codes
+    assert "!!" not in run("ask", "what are biologics").stdout
+
+
+def test_the_cli_shows_the_engines_safety_notice_first():
+    reply = json.loads(run("ask", "--json", "i want to kill myself").stdout)
+    if not reply.get("safety"):
+        pytest.skip("the engine does not send a safety notice yet")
+    out = run("ask", "i want to kill myself").stdout
+    plain = " ".join(line.removeprefix("!!").strip() for line in out.splitlines())
+    notice, body = reply["safety"]["text"].split()[:6], reply["text"].split()[:6]
+    assert out.startswith("!! ") and plain.index(" ".join(notice)) < plain.index(" ".join(body))
+    assert link_text(reply["safety"]["links"][0]) in plain
+
+
+# ---- the interactive chat, on a pseudo-terminal --------------------------------------------
+
+CSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Chat:
+    """`ask` with no question on a pseudo-terminal of `columns` columns, as a person runs it."""
+
+    def __init__(self, env: dict | None = None, columns: int = 80):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        base = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
+        self.proc = subprocess.Popen([ASK], stdin=slave, stdout=slave, stderr=slave,
+                                     env={**base, "TERM": "xterm", **(env or {})},
+                                     start_new_session=True)
+        os.close(slave)
+        self.fd, self.transcript = master, b""
+        self.welcome = self.read()
+
+    def read(self) -> bytes:
+        """The output up to the next prompt."""
+        out = read_available(self.fd, b"you> ")
+        self.transcript += out
+        return out
+
+    def say(self, line: str) -> bytes:
+        os.write(self.fd, line.encode() + b"\r")
+        return self.read()
+
+    def end(self, keys: bytes = b"quit\r") -> int:
+        os.write(self.fd, keys)
+        self.transcript += read_available(self.fd, b"\x00", timeout=30)  # until it exits
+        return self.proc.wait(timeout=30)
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        os.close(self.fd)
+
+
+@pytest.fixture()
+def chat_factory():
+    chats: list[Chat] = []
+
+    def factory(**kwargs) -> Chat:
+        chats.append(Chat(**kwargs))
+        return chats[-1]
+
+    yield factory
+    for chat in chats:
+        chat.close()
+
+
+def plain(output: bytes) -> str:
+    """Terminal output as text: escape sequences and carriage returns removed."""
+    return CSI.sub(b"", output).replace(b"\r", b"").decode()
+
+
+def test_interactive_chat_keeps_context_answers_its_commands_and_fits_the_terminal(chat_factory):
+    chat = chat_factory(columns=50, env={"NO_COLOR": "1"})
+    assert "help" in plain(chat.welcome) and "quit" in plain(chat.welcome)
+    chat.say("what is dupilumab")
+    assert "conjunctivitis" in plain(chat.say("what are the side effects?"))
+    shown = plain(chat.say("help"))
+    assert "start a new conversation" in shown and "Eczema is a skin condition" not in shown
+    assert "New conversation" in plain(chat.say("new"))
+    forgotten = plain(chat.say("what are the side effects?"))
+    assert "conjunctivitis" not in forgotten  # "the side effects" of no medicine in particular
+    assert chat.end() == 0
+    text = plain(chat.transcript)
+    assert " ".join(text.split()).count(DISCLAIMER) == 1  # once, at the start
+    widths = [len(line) for line in text.splitlines()]
+    assert max(widths) <= 50 and max(widths) >= 45  # wrapped to the 50-column terminal
+    assert not SGR.search(chat.transcript)  # NO_COLOR
+
+
+@pytest.mark.parametrize("keys", [b"quit\r", b"exit\r", b"\x04", "sigint"],
+                         ids=["quit", "exit", "ctrl-d", "ctrl-c"])
+def test_interactive_chat_ends_cleanly(chat_factory, keys):
+    chat = chat_factory()
+    if keys == "sigint":  # what Ctrl-C sends; the pty is not the child's controlling terminal
+        # input() can miss a signal that lands just as the prompt is drawn, before it waits
+        # for a key (a race inside CPython); a person's Ctrl-C comes later than that.
+        time.sleep(0.5)
+        os.kill(chat.proc.pid, signal.SIGINT)
+        keys = b""
+    assert chat.end(keys) == 0
+    assert b"Traceback" not in chat.transcript
+
+
+def test_interactive_chat_has_line_editing_and_history(chat_factory):
+    chat = chat_factory(env={"NO_COLOR": "1"})
+    chat.say("what are biologics")
+    again = plain(chat.say("\x1b[A"))  # the up arrow brings back the last question
+    assert "target specific parts of the immune system" in again
+    edited = plain(chat.say("biologics\x01what are "))  # Ctrl-A: to the start of the line
+    assert "target specific parts of the immune system" in edited
+
+
+def test_interactive_emergency_is_bold_red_on_a_colour_terminal(chat_factory):
+    chat = chat_factory()
+    shown = chat.say("I can't breathe")
+    assert re.search(rb"\x1b\[1;31m[^\x1b]*call 911", shown, re.IGNORECASE)
+    assert b"!!" not in shown
+    assert not re.search(rb"\x1b\[1;31m", chat.say("what are biologics"))  # only urgent replies
+
+
+def test_interactive_emergency_is_marked_without_colour(chat_factory):
+    chat = chat_factory(env={"NO_COLOR": "1"})
+    shown = plain(chat.say("I can't breathe")).splitlines()
+    assert any(line.startswith("!! ") and "911" in line for line in shown)
+    assert not SGR.search(chat.transcript)
+
+
+def test_a_bug_in_the_engine_is_one_line_not_a_traceback():
+    code = ("import sys, chatbot.core as core; from chatbot.cli import ask_main\n"
+            "class Broken:\n"
+            "    def reply(self, text, state): raise KeyError('kind')\n"
+            "core.load_bot = lambda settings: Broken()\n"
+            "sys.exit(ask_main(['hi']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr == "ask: something went wrong (KeyError: 'kind')\n"
 
 
 def test_cli_does_not_import_flask():

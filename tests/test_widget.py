@@ -114,10 +114,14 @@ def clinic_site(tmp_path):
     thread.start()
     origin = f"http://clinic.test:{httpd.server_address[1]}"
 
-    def page_for(bot_url: str) -> str:
+    def page_for(bot_url: str, attributes: str = "") -> str:
+        """`attributes` are added to the script tag (`data-crisis-line="..."`)."""
         html = (ROOT / "web" / "embed.html").read_text()
         assert "https://BOT-HOST/widget.js" in html
-        (root / "embed.html").write_text(html.replace("https://BOT-HOST", bot_url))
+        html = html.replace("https://BOT-HOST", bot_url)
+        if attributes:
+            html = html.replace("<script ", f"<script {attributes} ", 1)
+        (root / "embed.html").write_text(html)
         return origin + "/embed.html"
 
     page_for.origin = origin
@@ -167,11 +171,25 @@ def test_answer_shows_passage_section_and_disclaimer(page, server):
     expect(turn).to_have_attribute("data-kind", "answer")
     expect(turn.locator(".ecw-text")).to_contain_text(re.compile("pregnancy category X", re.I))
     expect(turn.locator(".ecw-source")).to_contain_text(reply["source"]["section"])
-    expect(turn.locator(".ecw-disclaimer")).to_have_text(reply["disclaimer"])
-    assert reply["disclaimer"].strip()
+    assert reply["disclaimer"].strip()  # every reply object still carries it, for API clients
+    expect(turn.locator(".ecw-disclaimer")).to_have_count(0)  # shown once, in the welcome
+    expect(page.locator(".ecw-kind-welcome .ecw-disclaimer")).to_have_text(reply["disclaimer"])
     expect(page.locator(".ecw-user")).to_have_text([question])
     expect(page.locator(".ecw-typing")).to_be_hidden()
     screenshot(page, "widget-desktop.png")
+
+
+def test_a_question_the_article_does_not_cover_says_so(page, server):
+    frames = open_widget(page, server.url)
+    question = "how much does dupixent cost"
+    turn = ask(page, question)
+    reply = frames.reply_to(question)
+    assert reply["kind"] == "no_answer" and reply["source"] is None
+    expect(turn).to_have_attribute("data-kind", "no_answer")
+    expect(turn.locator(".ecw-text")).to_have_text(reply["text"])
+    expect(turn.locator(".ecw-source")).to_have_count(0)  # not the nearest passage, and no source
+    expect(turn.locator(".ecw-chip")).to_have_text(reply["suggestions"])
+    screenshot(page, "widget-not-covered.png")
 
 
 def test_bullet_lists_keep_their_line_breaks(page, server):
@@ -204,6 +222,68 @@ def test_chips_send_their_question(page, server):
         expect(bot_turns(page)).to_have_count(2)
 
 
+def test_disclaimer_shows_once_and_opens_from_under_the_header(page, server):
+    frames = open_widget(page, server.url)
+    ask(page, "what are biologics")
+    ask(page, "what is dupilumab")
+    disclaimer = frames.reply_to("what are biologics")["disclaimer"]
+    assert disclaimer.strip() and frames.reply_to("what is dupilumab")["disclaimer"] == disclaimer
+    expect(page.locator(".ecw-disclaimer")).to_have_count(1)
+    about = page.locator(".ecw-about")
+    expect(about.locator("summary")).to_be_visible()
+    expect(about.locator("p")).to_be_hidden()
+    about.locator("summary").click()
+    expect(about.locator("p")).to_be_visible()
+    assert f"{about.locator('summary').text_content()} {about.locator('p').text_content()}" == disclaimer
+    box, log = about.bounding_box(), page.locator(".ecw-log").bounding_box()
+    header = page.locator(".ecw-header").bounding_box()
+    assert header["y"] + header["height"] <= box["y"] and box["y"] + box["height"] <= log["y"]
+    page.reload()
+    expect(page.locator(".ecw-about summary")).to_have_text(about.locator("summary").text_content())
+
+
+def test_bullets_have_a_hanging_indent(new_page, server):
+    page = new_page(viewport={"width": 390, "height": 844})
+    open_widget(page, server.url)
+    turn = ask(page, "what are the side effects of dupilumab")
+    items = turn.locator(".ecw-li")
+    expect(items.first).to_be_visible()
+    lines = items.evaluate_all("""items => items.map(item => {
+        const range = document.createRange();
+        range.selectNodeContents(item.lastChild);  // the item's text, after its bullet
+        return {mark: item.firstChild.getBoundingClientRect().left,
+                lines: [...new Set([...range.getClientRects()].map(r => Math.round(r.left)))],
+                count: new Set([...range.getClientRects()].map(r => Math.round(r.top))).size};
+    })""")
+    wrapped = [item for item in lines if item["count"] > 1]
+    assert wrapped, f"no bullet wraps at this width: {lines}"
+    for item in wrapped:
+        assert len(item["lines"]) == 1, item  # every line starts where the first line's text does
+        assert item["mark"] < item["lines"][0], item  # ... to the right of the bullet
+
+
+def test_launcher_icon_shows_whether_the_panel_is_open(page, server):
+    open_widget(page, server.url)
+    launcher = page.locator(".ecw-launcher")
+    expect(launcher.locator(".ecw-icon-close")).to_be_visible()
+    expect(launcher.locator(".ecw-icon-chat")).to_be_hidden()
+    launcher.click()
+    expect(page.locator(".ecw-panel")).to_be_hidden()
+    expect(launcher.locator(".ecw-icon-chat")).to_be_visible()
+    expect(launcher.locator(".ecw-icon-close")).to_be_hidden()
+
+
+def test_phone_opening_leaves_the_keyboard_down(new_page, server):
+    page = new_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page.goto(server.url)
+    page.locator(".ecw-launcher").tap()
+    expect(page.locator(".ecw-kind-welcome")).to_be_visible()
+    expect(page.locator(".ecw-input")).not_to_be_focused()
+    expect(page.locator(".ecw-log")).to_be_focused()  # focus is still inside the dialog
+    page.locator(".ecw-input").tap()
+    expect(page.locator(".ecw-input")).to_be_focused()
+
+
 @pytest.mark.parametrize("first, follow_up, expected", [
     ("what is dupilumab", "what are the side effects?", "conjunctivitis"),
 ])
@@ -224,7 +304,7 @@ def test_urgent_replies_stand_out_with_tel_links(page, server, question, kind, n
     turn = ask(page, question)
     assert frames.reply_to(question)["kind"] == kind
     expect(turn).to_have_attribute("data-kind", kind)
-    expect(turn).to_have_attribute("role", "alert")
+    expect(turn.locator(".ecw-safety")).to_have_attribute("role", "alert")
     link = turn.locator(f'a[href="tel:{number}"]')
     expect(link.first).to_be_visible()
     expect(link.first).to_have_text(re.compile(re.escape(number)))
@@ -234,6 +314,278 @@ def test_urgent_replies_stand_out_with_tel_links(page, server, question, kind, n
                                 " return [s.backgroundColor, s.borderLeftWidth, s.borderLeftColor]; }")
     assert look(turn) != look(normal)
     screenshot(page, f"widget-{kind}.png")
+
+
+# ---- the safety notice ----
+
+def links_of(locator) -> list[tuple[str, str]]:
+    pairs = locator.locator("a").evaluate_all("as => as.map(a => [a.getAttribute('href'), a.textContent])")
+    return [tuple(pair) for pair in pairs]
+
+
+@pytest.mark.parametrize("question, kind, hrefs", [
+    ("i want to kill myself", "crisis", ["tel:988", "sms:988"]),
+    ("I can't breathe and my throat is swelling", "emergency", ["tel:911"]),
+])
+def test_sure_crisis_and_emergency_show_the_safety_notice_first(page, server, question, kind, hrefs):
+    frames = open_widget(page, server.url)
+    turn = ask(page, question)
+    reply = frames.reply_to(question)
+    assert reply["kind"] == kind
+    notice = turn.locator(".ecw-safety")
+    expect(notice).to_have_count(1)
+    expect(notice).to_have_attribute("role", "alert")
+    expect(notice).to_have_attribute("data-level", kind)
+    # not colour alone: a heading that names it, with a sign
+    expect(notice.locator(".ecw-safety-label")).to_contain_text("help", ignore_case=True)
+    expect(notice.locator(".ecw-safety-icon")).not_to_be_empty()
+    if reply.get("safety"):  # the engine's notice; a server without "safety" gets the widget's own
+        assert reply["safety"]["level"] == kind
+        expect(notice.locator(".ecw-safety-text")).to_have_text(reply["safety"]["text"])
+        assert [link["href"] for link in reply["safety"]["links"]] == hrefs
+    assert [href for href, _ in links_of(notice)] == hrefs
+    # a disclaimer of the reply's own (not the usual one, shown once in the welcome) is shown
+    usual = next(f for f in frames.received if f["type"] == "welcome")["disclaimer"]
+    expect(turn.locator(".ecw-disclaimer")).to_have_count(0 if reply["disclaimer"] == usual else 1)
+    for link in notice.locator("a").all():
+        expect(link).to_be_visible()
+        assert link.bounding_box()["height"] >= 44  # a button a thumb can hit
+    # first: above the reply's own text
+    assert turn.evaluate("e => e.firstElementChild.classList.contains('ecw-safety')")
+    box, text = notice.bounding_box(), turn.locator(".ecw-text").bounding_box()
+    assert box["y"] + box["height"] <= text["y"]
+    # white on the notice's dark background
+    expect(notice).to_have_css("color", "rgb(255, 255, 255)")
+    screenshot(page, f"widget-safety-{kind}.png")
+    # kept with the transcript
+    page.reload()
+    expect(bot_turns(page).last.locator(".ecw-safety a")).to_have_count(len(hrefs))
+
+
+def with_safety(page: Page, safety: dict) -> None:
+    """Routes the page's websocket through to the real server, adding `safety` to every reply
+    (the engine's 'doubtful' case, on an ordinary answer)."""
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def from_server(message):
+            frame = json.loads(message)
+            if frame.get("type") == "reply":
+                frame["safety"] = safety
+            ws.send(json.dumps(frame))
+        server.on_message(from_server)
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+def test_safety_notice_is_text_never_html(page, server):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    safety = {"level": "crisis",
+              "text": "<b>Please</b> talk to someone <img src=x onerror=alert(1)>",
+              "links": [{"label": "<i>Call</i> 988", "href": "tel:988"},
+                        {"label": "Run", "href": "javascript:alert(1)"},
+                        {"label": "Visit", "href": "https://example.com/"},
+                        {"label": "Sneaky", "href": "tel:988\" onclick=\"alert(1)"},
+                        {"label": "Text 988", "href": "sms:988"}]}
+    with_safety(page, safety)
+    page.goto(server.url)
+    page.locator(".ecw-launcher").click()
+    expect(page.locator(".ecw-kind-welcome")).to_have_count(1)
+    turn = ask(page, "what are biologics")
+    expect(turn).to_have_attribute("data-kind", "answer")  # an ordinary answer, with a notice on top
+    notice = turn.locator(".ecw-safety")
+    expect(notice.locator(".ecw-safety-text")).to_have_text(safety["text"])
+    assert notice.locator("b, i, img").count() == 0
+    assert page.locator(".ecw-log img").count() == 0
+    # only tel: and sms: links are made; the others are dropped
+    assert links_of(notice) == [("tel:988", "<i>Call</i> 988"), ("sms:988", "Text 988")]
+    assert turn.evaluate("e => e.firstElementChild.classList.contains('ecw-safety')")
+    expect(turn.locator(".ecw-text")).to_contain_text("biologic", ignore_case=True)
+    page.reload()
+    notice = bot_turns(page).last.locator(".ecw-safety")
+    expect(notice.locator(".ecw-safety-text")).to_have_text(safety["text"])
+    assert notice.locator("b, i, img").count() == 0
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+# ---- highlights, the article link, saving ----
+
+def marks_of(turn) -> list[str]:
+    """The exact text of each highlight mark in a turn, in order."""
+    return turn.locator("mark.ecw-hl").evaluate_all("ms => ms.map(m => m.textContent)")
+
+
+def test_the_bullet_that_answers_is_marked_and_the_text_is_unchanged(page, server):
+    frames = open_widget(page, server.url)
+    question = "does rinvoq cause acne"
+    turn = ask(page, question)
+    reply = frames.reply_to(question)
+    assert reply["kind"] == "answer" and reply["highlights"], reply
+    spans = [reply["text"][start:end] for start, end in reply["highlights"]]
+    assert spans == ["• acne"]
+    assert marks_of(turn) == spans
+    # marked, not rewritten: every character of the passage, in order
+    assert turn.locator(".ecw-text").text_content() == reply["text"]
+    # not colour alone: the mark is bold as well
+    assert int(turn.locator("mark.ecw-hl").evaluate("m => getComputedStyle(m).fontWeight")) >= 600
+    # the rest of the list is not marked
+    expect(turn.locator(".ecw-li", has_text="headaches").locator("mark")).to_have_count(0)
+    screenshot(page, "widget-highlight.png")
+    page.reload()
+    assert marks_of(bot_turns(page).last) == spans  # kept with the transcript
+
+
+def test_the_source_links_to_the_article_page_in_a_new_tab(page, server):
+    frames = open_widget(page, server.url)
+    turn = ask(page, "does rinvoq cause acne")
+    source = frames.reply_to("does rinvoq cause acne")["source"]
+    assert source["url"].startswith("/article/")
+    link = turn.locator(".ecw-source a")
+    expect(link).to_have_attribute("href", server.url + source["url"])
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener")
+    expect(link).to_contain_text(source["section"])
+    with page.expect_popup() as popup:  # a new tab, which cannot reach back into the chat's page
+        link.click()
+    assert popup.value.url == server.url + source["url"]
+    assert popup.value.evaluate("() => window.opener") is None
+
+
+def forge_replies(page: Page, change) -> None:
+    """Routes the page's websocket to the real server, passing each reply frame through
+    `change(frame)` before the widget sees it."""
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def from_server(message):
+            frame = json.loads(message)
+            if frame.get("type") == "reply":
+                change(frame)
+            ws.send(json.dumps(frame))
+        server.on_message(from_server)
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+
+FORGED_TEXT = "<b>Bold?</b> \U0001F600 first part. <img src=x onerror=alert(1)> second part.\n• <i>third</i>"
+
+
+def test_a_forged_reply_shows_its_text_literally_and_marks_only_good_spans(page, server):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    good = [FORGED_TEXT.index("<img"), FORGED_TEXT.index(" second part.") + len(" second part.")]
+    bullet = [FORGED_TEXT.index("•"), len(FORGED_TEXT)]
+    bad = [[-1, 3], [5, len(FORGED_TEXT) + 1], [1.5, 4], ["0", "3"], [9, 4], [7, 7], [0], [1, 2, 3],
+           "0-3", None, [True, 3], [good[0] + 2, good[1] + 2]]  # the last overlaps `good`
+
+    def change(frame):
+        frame.update(text=FORGED_TEXT, highlights=[bullet, *bad, good],
+                     source={**frame["source"], "url": "//evil.example/article"})
+    forge_replies(page, change)
+    open_widget(page, server.url)
+    turn = ask(page, "does rinvoq cause acne")
+    # offsets count code points (the emoji is one), as in the engine's Python strings
+    assert marks_of(turn) == ["<img src=x onerror=alert(1)> second part.", "• <i>third</i>"]
+    assert turn.locator(".ecw-text").text_content() == FORGED_TEXT
+    assert page.locator(".ecw-log img, .ecw-log b, .ecw-log i").count() == 0
+    expect(turn.locator(".ecw-source")).to_be_visible()
+    expect(turn.locator(".ecw-source a")).to_have_count(0)  # another host: no link
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+@pytest.mark.parametrize("url", ["https://evil.example/article", "javascript:alert(1)",
+                                 "/\\evil.example/article", "article/x", 42])
+def test_a_source_url_that_is_not_a_path_on_the_server_gets_no_link(page, server, url):
+    forge_replies(page, lambda frame: frame["source"].update(url=url))
+    open_widget(page, server.url)
+    turn = ask(page, "what are biologics")
+    expect(turn.locator(".ecw-source cite")).to_be_visible()
+    expect(turn.locator(".ecw-source a")).to_have_count(0)
+
+
+def test_save_chat_makes_the_transcript_in_the_browser(page, server):
+    frames = open_widget(page, server.url)
+    questions = ["does rinvoq cause acne", "what are biologics", "I can't breathe and my throat is swelling"]
+    for question in questions:
+        ask(page, question)
+    storage = page.evaluate("() => [JSON.stringify(sessionStorage), localStorage.length, document.cookie]")
+    sent = len(frames.sent)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Save chat").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename.endswith(".txt")
+    for question in questions:
+        reply = frames.reply_to(question)
+        assert f"You: {question}" in saved
+        assert reply["text"] in saved
+        if reply["source"]:
+            assert reply["source"]["title"] in saved and reply["source"]["section"] in saved
+            assert server.url + reply["source"]["url"] in saved
+        if reply.get("safety"):
+            assert reply["safety"]["text"] in saved
+    assert saved.index(questions[0]) < saved.index(questions[1]) < saved.index(questions[2])
+    page.wait_for_timeout(300)
+    # made here: no request (the file is a blob: URL), no frame, nothing stored
+    assert [url for url in requests if not url.startswith("blob:")] == []
+    assert len(frames.sent) == sent
+    assert page.evaluate("() => [JSON.stringify(sessionStorage), localStorage.length, document.cookie]") == storage
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, {"width": 375, "height": 667}], ids=["desktop", "phone"])
+def test_title_fits_on_one_line_and_the_welcome_starts_in_view(new_page, server, viewport):
+    page = new_page(viewport=viewport)
+    open_widget(page, server.url)
+
+    def settled():
+        page.locator(".ecw-panel").evaluate("e => Promise.all(e.getAnimations().map(a => a.finished))")
+
+    def check():
+        settled()
+        title = page.locator(".ecw-title")
+        lines = title.evaluate("""t => { const r = document.createRange(); r.selectNodeContents(t);
+            return new Set([...r.getClientRects()].map(c => Math.round(c.top))).size; }""")
+        assert lines == 1, "the title wraps"
+        header = page.locator(".ecw-header").bounding_box()
+        log = page.locator(".ecw-log").bounding_box()
+        welcome = page.locator(".ecw-kind-welcome").bounding_box()
+        assert header["y"] + header["height"] <= log["y"]
+        assert welcome["y"] >= log["y"], (welcome, log)  # its top is not cut off
+        assert welcome["y"] < log["y"] + log["height"]
+
+    check()
+    page.locator(".ecw-close").click()
+    page.locator(".ecw-launcher").click()
+    check()
+    page.reload()  # reopened from the saved state
+    expect(page.locator(".ecw-kind-welcome")).to_be_visible()
+    check()
+
+
+def test_unreachable_server_still_shows_the_emergency_numbers(page, clinic_site):
+    """Nothing listens on the bot's port (widget.js is served from a copy): the numbers come from
+    the script tag, so they show without the server."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    widget = (ROOT / "web" / "widget.js").read_text()
+
+    def script_only(route):
+        if route.request.method == "GET":
+            route.fulfill(body=widget, content_type="text/javascript")
+        else:  # the widget's check whether the server is up
+            route.abort()
+    page.route(f"{closed}/widget.js", script_only)
+    page.goto(clinic_site(closed, 'data-emergency-number="112" data-crisis-line="116 123"'))
+    page.locator(".ecw-launcher").click()
+    help_now = page.locator(".ecw-help")
+    expect(help_now).to_be_visible()
+    expect(page.locator(".ecw-status")).to_contain_text("Reconnecting")
+    assert links_of(help_now) == [("tel:112", "Call 112"), ("tel:116123", "Call 116 123"),
+                                  ("sms:116123", "Text 116 123")]
+    expect(help_now).to_contain_text("call 112")
+    for link in help_now.locator("a").all():
+        assert link.bounding_box()["height"] >= 44
 
 
 def test_question_with_html_shows_as_text(page, server):
@@ -309,6 +661,25 @@ def test_chat_recovers_after_server_restart(page, server_factory):
     expect(page.locator(".ecw-user")).to_have_text(["what are biologics", "what is dupilumab"])
 
 
+def test_question_asked_while_down_stays_in_view(new_page, server_factory):
+    page = new_page(viewport={"width": 390, "height": 700})
+    live = server_factory()
+    open_widget(page, live.url)
+    ask(page, "what are the side effects of JAK inhibitors")
+    ask(page, "what are the side effects of the older drugs")
+    os.killpg(live.proc.pid, signal.SIGINT)
+    live.proc.wait(15)
+    expect(page.locator(".ecw-status")).to_contain_text("Reconnecting")
+    page.locator(".ecw-input").fill("what is dupilumab")
+    page.locator(".ecw-input").press("Enter")
+    expect(page.locator(".ecw-typing")).to_be_visible()
+    page.wait_for_timeout(500)  # the rows around the log have settled
+    question = page.locator(".ecw-user").last
+    expect(question).to_have_text("what is dupilumab")
+    q, log = question.bounding_box(), page.locator(".ecw-log").bounding_box()
+    assert log["y"] <= q["y"] and q["y"] + q["height"] <= log["y"] + log["height"], (q, log)
+
+
 # ---- embedding on other sites ----
 
 def test_page_on_another_origin_embeds_and_chats(page, server_factory, clinic_site):
@@ -354,6 +725,11 @@ def test_refused_origin_shows_unavailable_and_stops(page, server, clinic_site):
     page.locator(".ecw-launcher").click()
     expect(page.locator(".ecw-panel")).to_contain_text("Chat is not available on this site")
     expect(page.locator(".ecw-input")).to_be_disabled()
+    # the clinic's number and the emergency numbers (defaults: 911, 988) are links
+    assert links_of(page.locator(".ecw-unavailable")) == [
+        ("tel:5550100", "555-0100"), ("tel:911", "Call 911"), ("tel:988", "Call 988"),
+        ("sms:988", "Text 988")]
+    expect(page.locator(".ecw-help")).to_be_hidden()  # the notice has them; not twice
     attempts = len(frames.sockets)
     assert attempts >= 1
     page.wait_for_timeout(3000)

@@ -3,7 +3,8 @@
  *
  *   <script src="https://BOT-HOST/widget.js" async
  *           data-title="Ask about eczema medicines" data-accent="#1d5fa8"
- *           data-position="right" data-greeting="Hello!" data-phone="555-0100"></script>
+ *           data-position="right" data-greeting="Hello!" data-phone="555-0100"
+ *           data-emergency-number="911" data-crisis-line="988"></script>
  *
  * It finds its server from its own src, talks to BOT-HOST/ws over a websocket,
  * and renders inside a Shadow DOM so the page's CSS and the widget's CSS never
@@ -28,7 +29,10 @@
     accent: data.accent || '#1d5fa8',
     position: data.position === 'left' ? 'left' : 'right',
     greeting: data.greeting || '',                    // replaces the server's welcome text
-    phone: data.phone || ''                           // the clinic's own number, shown as a tel: link
+    phone: data.phone || '',                          // the clinic's own number, shown as a tel: link
+    // Shown when the server can't be reached, so they never depend on the server.
+    emergencyNumber: /\d/.test(data.emergencyNumber || '') ? data.emergencyNumber : '911',
+    crisisLine: /\d/.test(data.crisisLine || '') ? data.crisisLine : '988'
   };
   var STORE_KEY = 'ecw:v1:' + BASE;                   // sessionStorage: this tab, this bot
   var MAX_ENTRIES = 100;
@@ -36,6 +40,8 @@
     emergency: 'Emergency \u2014 get help now',
     crisis: 'You are not alone \u2014 help is available now'
   };
+  var ICONS = { emergency: '\u26a0', crisis: '\u2665' }; // a sign beside the words, so colour is not the only cue
+  var CONNECT_TIMEOUT = 10000;                        // ms before a connection that never opens counts as failed
   var ERROR_TEXT = {
     rate_limited: 'You are sending messages very quickly. Please wait a few seconds, then try again.'
   };
@@ -50,6 +56,7 @@
     '.ecw-launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:60px;height:60px;border:0;border-radius:50%;',
     '  background:var(--ecw-accent);color:var(--ecw-on-accent);box-shadow:0 4px 14px rgba(0,0,0,.3);cursor:pointer;display:grid;place-items:center}',
     '.ecw-launcher svg{width:30px;height:30px;fill:currentColor}',
+    '.ecw-launcher[aria-expanded=true] .ecw-icon-chat,.ecw-launcher[aria-expanded=false] .ecw-icon-close{display:none}',
     '.ecw-left .ecw-launcher{right:auto;left:20px}',
     'button:focus-visible,input:focus-visible,a:focus-visible,.ecw-log:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}',
     '.ecw-panel{position:fixed;bottom:92px;right:20px;z-index:2147483001;width:min(390px,calc(100vw - 40px));',
@@ -58,19 +65,46 @@
     '.ecw-left .ecw-panel{right:auto;left:20px}',
     '@keyframes ecw-in{from{opacity:0;transform:translateY(12px)}to{opacity:1;transform:none}}',
     '.ecw-header{display:flex;align-items:center;gap:8px;padding:10px 10px 10px 16px;background:var(--ecw-accent);color:var(--ecw-on-accent)}',
+    // The title has the header to itself but for the close button, so it stays on one line.
     '.ecw-title{flex:1;margin:0;font-size:16px;font-weight:600}',
-    '.ecw-header button{font:inherit;font-size:14px;color:inherit;background:transparent;border:1px solid currentColor;border-radius:8px;padding:5px 10px;cursor:pointer}',
-    '.ecw-close{font-size:20px!important;line-height:1;padding:3px 9px!important}',
+    '.ecw-close{font:inherit;font-size:20px;line-height:1;color:inherit;background:transparent;border:1px solid currentColor;border-radius:8px;padding:3px 9px;cursor:pointer}',
+    // The disclaimer, once: a compact line under the header that opens to the whole of it.
+    '.ecw-about{padding:4px 16px;background:#eef0f3;color:#333;font-size:12px;border-bottom:1px solid #dcdfe4}',
+    '.ecw-about summary{cursor:pointer;padding:2px 0}',
+    '.ecw-about p{margin:2px 0 4px}',
     '.ecw-status{margin:0;padding:6px 16px;background:#fff4ce;color:#3d3100;font-size:13px}',
     '.ecw-status:empty{display:none}',
+    // The safety notice: a dark block above the reply, with a sign and a heading naming the level.
+    '.ecw-has-safety{max-width:100%}',
+    '.ecw-safety{margin:0 0 10px;padding:10px 12px;border-radius:10px;background:#8e0016;color:#fff;white-space:normal}',
+    '.ecw-safety-crisis{background:#4a1f70}',
+    '.ecw-msg .ecw-safety p{margin:0 0 6px}',
+    '.ecw-safety-label{font-size:16px;font-weight:700}',
+    '.ecw-safety-icon{display:inline-block;margin-right:6px}',
+    '.ecw-safety-links{display:flex;flex-wrap:wrap;gap:8px;margin-top:4px}',
+    '.ecw-safety-link{display:inline-flex;align-items:center;min-height:44px;padding:0 16px;border-radius:10px;',
+    '  border:2px solid #fff;background:#fff;color:#6b0011;font-size:16px;font-weight:700;text-decoration:none}',
+    '.ecw-safety-crisis .ecw-safety-link{color:#4a1f70}',
+    // Help while the chat can't be reached: the numbers come from the script tag, not the server.
+    '.ecw-help{margin:0;padding:8px 16px 10px;background:#fff4ce;color:#3d3100;font-size:13px}',
+    '.ecw-help-now{white-space:normal}',
+    '.ecw-help-now .ecw-help-text{margin:0 0 6px}',
+    '.ecw-notice .ecw-help-now{margin-top:8px}',
+    '.ecw-notice .ecw-safety-links{justify-content:center}',
+    '.ecw-help-now .ecw-safety-link{border-color:#8e0016;background:#8e0016;color:#fff;font-size:15px}',
     '.ecw-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px;background:#f5f6f8}',
     '.ecw-msg{max-width:88%;padding:9px 12px;border-radius:12px;white-space:pre-line;overflow-wrap:anywhere}',
     '.ecw-msg p{margin:0}',
+    '.ecw-li{display:block;padding-left:1.1em;text-indent:-1.1em}',  // a bullet with a hanging indent
+    '.ecw-li-mark{display:inline-block;width:1.1em;text-indent:0;white-space:pre}',
     '.ecw-user{align-self:flex-end;background:var(--ecw-accent);color:var(--ecw-on-accent);border-bottom-right-radius:4px}',
     '.ecw-bot{align-self:flex-start;background:#fff;border:1px solid #dcdfe4;border-bottom-left-radius:4px}',
     '.ecw-notice{align-self:center;background:#eef0f3;color:#333;font-size:13px;text-align:center}',
     '.ecw-source{margin-top:6px!important;font-size:13px;color:#333}',
     '.ecw-source cite{font-style:italic}',
+    '.ecw-source a{color:#0b4a8b}',
+    // The sentences or bullets that answer the question: a tint, and bold, so colour is not the only cue.
+    '.ecw-hl{background:#fff0a8;color:inherit;font-weight:700;border-radius:3px;box-shadow:0 0 0 2px #fff0a8}',
     '.ecw-disclaimer{margin-top:6px!important;font-size:12px;color:#555}',
     '.ecw-urgent{max-width:100%;border:2px solid #b00020;border-left-width:8px;background:#fff0f1;color:#2b0006}',
     '.ecw-crisis{border-color:#5b2a86;background:#f6f0fb;color:#1f0c33}',
@@ -89,6 +123,10 @@
     '.ecw-input{flex:1;min-width:0;font:inherit;font-size:16px;padding:9px 12px;border:1.5px solid #767676;border-radius:10px;color:#1a1a1a;background:#fff}',
     '.ecw-send{font:inherit;font-size:15px;font-weight:600;padding:0 16px;border:0;border-radius:10px;background:var(--ecw-accent);color:var(--ecw-on-accent);cursor:pointer}',
     '.ecw-input:disabled,.ecw-send:disabled{opacity:.6;cursor:not-allowed}',
+    // New chat and Save chat, under the input.
+    '.ecw-tools{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:8px;padding:0 10px 8px;background:#fff}',
+    '.ecw-tools button{font:inherit;font-size:13px;min-height:32px;color:#1a1a1a;background:#fff;border:1px solid #767676;border-radius:8px;padding:2px 10px;cursor:pointer}',
+    '.ecw-tools button:disabled{opacity:.6;cursor:not-allowed}',
     '.ecw-footer{margin:0;padding:0 12px 8px;font-size:12px;color:#555;background:#fff}',
     '.ecw-footer:empty{display:none}',
     '.ecw-footer a{color:#0b4a8b}',
@@ -101,13 +139,15 @@
   var SKELETON =
     '<div class="ecw-root">' +
     '<button class="ecw-launcher" type="button" aria-expanded="false" aria-controls="ecw-panel">' +
-    '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z"/></svg>' +
+    '<svg class="ecw-icon-close" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M5.3 8.3a1 1 0 0 1 1.4 0L12 13.6l5.3-5.3a1 1 0 1 1 1.4 1.4l-6 6a1 1 0 0 1-1.4 0l-6-6a1 1 0 0 1 0-1.4z"/></svg>' +
+    '<svg class="ecw-icon-chat" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z"/></svg>' +
     '</button>' +
     '<section class="ecw-panel" id="ecw-panel" role="dialog" aria-labelledby="ecw-title" hidden>' +
     '<div class="ecw-header"><h2 class="ecw-title" id="ecw-title"></h2>' +
-    '<button class="ecw-new" type="button">New chat</button>' +
     '<button class="ecw-close" type="button" aria-label="Close chat">\u00d7</button></div>' +
+    '<details class="ecw-about" hidden><summary></summary><p></p></details>' +
     '<p class="ecw-status" role="status"></p>' +
+    '<div class="ecw-help" hidden></div>' +
     '<div class="ecw-log" role="log" aria-live="polite" aria-label="Conversation" tabindex="0"></div>' +
     '<div class="ecw-typing" role="status" hidden><span class="ecw-dot" aria-hidden="true"></span>' +
     '<span class="ecw-dot" aria-hidden="true"></span><span class="ecw-dot" aria-hidden="true"></span>' +
@@ -116,6 +156,8 @@
     '<input class="ecw-input" id="ecw-input" type="text" maxlength="500" autocomplete="off" enterkeyhint="send" ' +
     'placeholder="Type your question\u2026">' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
+    '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +
+    '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep or print">Save chat</button></div>' +
     '<p class="ecw-footer"></p>' +
     '</section></div>';
 
@@ -162,12 +204,13 @@
     tpl.innerHTML = SKELETON; // static markup of our own; no server or page text in it
     shadow.appendChild(tpl.content);
     root = shadow.querySelector('.ecw-root');
-    ['launcher', 'panel', 'title', 'new', 'close', 'status', 'log', 'typing', 'form', 'input', 'send', 'footer']
+    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'tools', 'save', 'footer']
       .forEach(function (name) { ui[name] = shadow.querySelector('.ecw-' + name); });
 
     if (settings.position === 'left') root.classList.add('ecw-left');
     ui.title.textContent = settings.title;
     ui.launcher.setAttribute('aria-label', 'Open chat: ' + settings.title);
+    ui.help.appendChild(helpNow());
     if (settings.phone) {
       ui.footer.append('Questions about your own care? Call the clinic: ', telLink(settings.phone, 'ecw-footer-tel'));
     }
@@ -177,10 +220,22 @@
     ui.launcher.addEventListener('click', function () { state.open ? close() : open(); });
     ui.close.addEventListener('click', close);
     ui.new.addEventListener('click', newChat);
+    ui.save.addEventListener('click', saveTranscript);
     ui.form.addEventListener('submit', function (e) {
       e.preventDefault();
       ask(ui.input.value);
     });
+    // When a row above or below the log appears (status, help, typing), the log gets shorter:
+    // if it was scrolled to its end, keep it there, so the last message is never covered.
+    var atEnd = true;
+    ui.log.addEventListener('scroll', function () {
+      atEnd = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 24;
+    });
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        if (atEnd) ui.log.scrollTop = ui.log.scrollHeight;
+      }).observe(ui.log);
+    }
     shadow.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && state.open) { e.stopPropagation(); close(); }
     });
@@ -206,17 +261,24 @@
   function render() {
     ui.log.replaceChildren.apply(ui.log, state.entries.map(entryElement));
     ui.typing.hidden = state.pending.length === 0 || unavailable;
-    ui.log.scrollTop = ui.log.scrollHeight;
+    showLatest();
   }
 
   function append(entry) {
     state.entries.push(entry);
     save();
-    var el = entryElement(entry);
-    ui.log.appendChild(el);
-    // A long answer is read from its top; a short one just scrolls the log to the end.
-    ui.log.scrollTop = el.offsetHeight > ui.log.clientHeight
-      ? el.offsetTop - ui.log.offsetTop - 8 : ui.log.scrollHeight;
+    ui.log.appendChild(entryElement(entry));
+    showLatest();
+  }
+
+  /**
+   * Scrolls the log to its last message. One taller than the log (a long answer, the welcome on
+   * a phone) is shown from its top, never with its top cut off under the header.
+   */
+  function showLatest() {
+    var last = ui.log.lastElementChild;
+    ui.log.scrollTop = last && last.offsetHeight > ui.log.clientHeight
+      ? last.offsetTop - ui.log.offsetTop - 8 : ui.log.scrollHeight;
   }
 
   function el(tag, className, text) {
@@ -234,25 +296,112 @@
     var urgent = kind === 'emergency' || kind === 'crisis';
     var box = el('div', 'ecw-msg ecw-bot ecw-kind-' + kind + (urgent ? ' ecw-urgent ecw-' + kind : ''));
     box.dataset.kind = kind;
-    if (urgent) {
+    if (entry.safety && typeof entry.safety === 'object') {
+      // The person may be at risk: the notice comes first, above the reply, and is the alert.
+      box.classList.add('ecw-has-safety');
+      box.appendChild(safetyNotice(entry.safety));
+    } else if (urgent) {
       box.setAttribute('role', 'alert');
       box.appendChild(el('p', 'ecw-alert-label', LABELS[kind]));
     }
     var text = el('p', 'ecw-text');
     if (urgent) appendWithPhoneLinks(text, entry.text || '');
-    else text.textContent = entry.text || '';
+    else appendWithBullets(text, entry.text || '');
+    markHighlights(text, entry.text || '', entry.highlights);
     box.appendChild(text);
 
     var src = entry.source;
     if (src && src.section) {
       var source = el('p', 'ecw-source', 'From the article: ');
-      source.appendChild(el('cite', null, '\u201c' + src.section + '\u201d'));
+      var cite = el('cite', null, '\u201c' + src.section + '\u201d');
+      var href = articleUrl(src.url);
+      if (href) {
+        var link = el('a', 'ecw-source-link');
+        link.href = href;
+        link.target = '_blank';
+        link.rel = 'noopener';
+        link.append(cite, el('span', 'ecw-sr', ' (opens in a new tab)'));
+        source.appendChild(link);
+      } else {
+        source.appendChild(cite);
+      }
       if (src.author) source.append(' \u2014 ' + src.author);
       box.appendChild(source);
     }
-    if (entry.disclaimer) box.appendChild(el('p', 'ecw-disclaimer', entry.disclaimer));
+    // The usual disclaimer is shown once, in the welcome (and under the header), not under every
+    // reply; a reply with a disclaimer of its own (a crisis reply's) shows that one.
+    var usual = state.welcome && state.welcome.disclaimer;
+    if (entry.disclaimer && (kind === 'welcome' || entry.disclaimer !== usual)) {
+      box.appendChild(el('p', 'ecw-disclaimer', entry.disclaimer));
+    }
     if (entry.suggestions && entry.suggestions.length) box.appendChild(chips(entry.suggestions));
     return box;
+  }
+
+  /**
+   * The safety notice: {level: "crisis"|"emergency", text, links: [{label, href}]}. Its text and
+   * labels go in as text; a link is kept only when its href is a tel: or sms: number.
+   */
+  function safetyNotice(safety) {
+    var level = safety.level === 'emergency' ? 'emergency' : 'crisis';
+    var notice = el('div', 'ecw-safety ecw-safety-' + level);
+    notice.setAttribute('role', 'alert');
+    notice.dataset.level = level;
+    var label = el('p', 'ecw-safety-label');
+    var icon = el('span', 'ecw-safety-icon', ICONS[level]);
+    icon.setAttribute('aria-hidden', 'true');
+    label.append(icon, LABELS[level]);
+    notice.appendChild(label);
+    if (safety.text) notice.appendChild(el('p', 'ecw-safety-text', safety.text));
+    var links = el('div', 'ecw-safety-links');
+    (Array.isArray(safety.links) ? safety.links : []).forEach(function (link) {
+      if (link && SAFE_HREF.test(String(link.href))) {
+        links.appendChild(actionLink(String(link.href), link.label || String(link.href).slice(4)));
+      }
+    });
+    if (links.childNodes.length) notice.appendChild(links);
+    return notice;
+  }
+
+  var SAFE_HREF = /^(tel|sms):\+?[\d\s().-]+$/i;
+
+  function actionLink(href, label) {
+    var a = el('a', 'ecw-safety-link', label);
+    a.setAttribute('href', href);
+    return a;
+  }
+
+  /** A server too old to send "safety" still gets a notice on its crisis and emergency replies. */
+  function localSafety(kind) {
+    if (kind === 'emergency') return { level: 'emergency', links: [emergencyLink()] };
+    if (kind === 'crisis') return { level: 'crisis', links: crisisLinks() };
+    return null;
+  }
+
+  function emergencyLink() {
+    return { label: 'Call ' + settings.emergencyNumber, href: 'tel:' + dial(settings.emergencyNumber) };
+  }
+
+  function crisisLinks() {
+    return [{ label: 'Call ' + settings.crisisLine, href: 'tel:' + dial(settings.crisisLine) },
+            { label: 'Text ' + settings.crisisLine, href: 'sms:' + dial(settings.crisisLine) }];
+  }
+
+  function dial(number) {
+    return String(number).replace(/[^\d+]/g, '');
+  }
+
+  /** "Need help now?" with the emergency number and the crisis line, for when the chat can't be reached. */
+  function helpNow() {
+    var help = el('div', 'ecw-help-now');
+    help.appendChild(el('p', 'ecw-help-text', 'Need help now? In an emergency call ' + settings.emergencyNumber +
+      '. If you are thinking about harming yourself, call or text ' + settings.crisisLine + '.'));
+    var links = el('div', 'ecw-safety-links');
+    [emergencyLink()].concat(crisisLinks()).forEach(function (link) {
+      links.appendChild(actionLink(link.href, link.label));
+    });
+    help.appendChild(links);
+    return help;
   }
 
   function chips(suggestions) {
@@ -266,6 +415,93 @@
       group.appendChild(chip);
     });
     return group;
+  }
+
+  /**
+   * The article's page for a source: the server's base URL + source.url, which must be a path
+   * ("/article/...") on the chat server. Anything else (another host, "//host", a scheme) gets no link.
+   */
+  function articleUrl(path) {
+    if (typeof path !== 'string' || !/^\/[^\/\\]/.test(path)) return null;
+    try {
+      var url = new URL(path.slice(1), BASE).href;
+      return url.indexOf(BASE) === 0 ? url : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // "• item" lines become blocks with a hanging indent; the other lines keep their line breaks.
+  // Every character of the text is kept, in order, so highlight offsets still fit it.
+  var BULLET = /^\s*([\u2022\u25e6\u2023-])\s+/;
+
+  function appendWithBullets(parent, text) {
+    var lines = text.split('\n');
+    lines.forEach(function (line, i) {
+      var end = i < lines.length - 1 ? '\n' : ''; // a line break at the end of a block adds no line
+      var bullet = BULLET.exec(line);
+      if (bullet) {
+        var item = el('span', 'ecw-li');
+        item.append(el('span', 'ecw-li-mark', bullet[0]), line.slice(bullet[0].length) + end);
+        parent.appendChild(item);
+      } else {
+        parent.append(line + end);
+      }
+    });
+  }
+
+  /**
+   * Marks the parts of a reply that answer the question: `highlights` is [[start, end], ...],
+   * offsets in Unicode code points (the engine's Python string indices) into `text`. Spans that
+   * are not whole numbers, fall outside the text, are empty or overlap an earlier one are left
+   * out. The text is only split and wrapped in <mark> elements, never changed.
+   */
+  function markHighlights(container, text, highlights) {
+    if (!Array.isArray(highlights) || !highlights.length) return;
+    var units = [0]; // units[n]: where code point n starts in the UTF-16 string
+    for (var i = 0; i < text.length; i += text.codePointAt(i) > 0xffff ? 2 : 1) units.push(i);
+    units.shift();
+    units.push(text.length);
+    var count = units.length - 1;
+    var spans = highlights.filter(function (span) {
+      return Array.isArray(span) && span.length === 2 && Number.isInteger(span[0]) &&
+        Number.isInteger(span[1]) && span[0] >= 0 && span[0] < span[1] && span[1] <= count;
+    }).sort(function (a, b) { return a[0] - b[0]; });
+    var last = 0;
+    spans.filter(function (span) {
+      if (span[0] < last) return false; // overlaps the span before it
+      last = span[1];
+      return true;
+    }).forEach(function (span) {
+      wrapRange(container, units[span[0]], units[span[1]]);
+    });
+  }
+
+  /** Wraps the text between two offsets of the container's textContent in a <mark>. */
+  function wrapRange(container, start, end) {
+    var walker = document.createTreeWalker(container, NodeFilter.SHOW_TEXT);
+    var range = document.createRange(), seen = 0, node;
+    while ((node = walker.nextNode())) {
+      var length = node.data.length;
+      if (start >= seen && start < seen + length) range.setStart(node, start - seen);
+      if (end > seen && end <= seen + length) { range.setEnd(node, end - seen); break; }
+      seen += length;
+    }
+    if (!node) return;
+    // A mark that starts with a bullet's sign takes in the sign's element, so "• acne" is one mark;
+    // it never takes in a whole line's block, which would move the line break.
+    var widen = function (n) { return n !== container && !(n.classList && n.classList.contains('ecw-li')); };
+    while (range.startOffset === 0 && widen(range.startContainer)) range.setStartBefore(range.startContainer);
+    while (widen(range.endContainer) && range.endOffset === nodeLength(range.endContainer)) {
+      range.setEndAfter(range.endContainer);
+    }
+    var mark = el('mark', 'ecw-hl');
+    mark.appendChild(range.extractContents());
+    range.insertNode(mark);
+  }
+
+  function nodeLength(node) {
+    return node.nodeType === Node.TEXT_NODE ? node.data.length : node.childNodes.length;
   }
 
   // Phone numbers such as 911, 988 or 1-800-222-1222 (three or more digits) become tel: links.
@@ -296,8 +532,8 @@
     ui.panel.hidden = false;
     ui.launcher.setAttribute('aria-expanded', 'true');
     ui.launcher.setAttribute('aria-label', 'Close chat: ' + settings.title);
-    ui.log.scrollTop = ui.log.scrollHeight;
-    if (!unavailable) ui.input.focus();
+    showLatest();
+    if (!unavailable) focusInput();
     connect();
   }
 
@@ -318,7 +554,19 @@
     save();
     send({ type: 'reset' });
     render();
-    ui.input.focus();
+    focusInput();
+  }
+
+  /**
+   * On a touch screen or a phone, focusing the input brings up the keyboard over the welcome:
+   * focus goes to the conversation instead, and the patient taps the input when ready.
+   */
+  function focusInput() {
+    if (window.matchMedia && window.matchMedia('(pointer: coarse), (max-width: 479.98px)').matches) {
+      ui.log.focus({ preventScroll: true });
+    } else {
+      ui.input.focus();
+    }
   }
 
   function welcomeEntry(w) {
@@ -326,17 +574,59 @@
              disclaimer: w.disclaimer, suggestions: w.suggestions || [] };
   }
 
-  // ---- 7. Asking ----
+  // ---- 7. Saving: the transcript as a text file, made in the browser; nothing is sent or stored ----
+
+  function saveTranscript() {
+    var now = new Date();
+    var blob = new Blob([transcriptText(now)], { type: 'text/plain;charset=utf-8' });
+    var a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'eczema-chat-' + now.toISOString().slice(0, 10) + '.txt';
+    ui.tools.appendChild(a); // some browsers download only from a link in the document
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+  }
+
+  /** The conversation as plain text: questions, replies, safety notices and their sources. */
+  function transcriptText(now) {
+    var lines = [settings.title, 'Saved ' + now.toLocaleString(), ''];
+    state.entries.forEach(function (entry) {
+      if (entry.who === 'user') return lines.push('You: ' + entry.text, '');
+      if (entry.who === 'notice') return lines.push('(' + entry.text + ')', '');
+      var safety = entry.safety;
+      if (safety && typeof safety === 'object') {
+        var level = safety.level === 'emergency' ? 'emergency' : 'crisis';
+        lines.push('!! ' + LABELS[level] + (safety.text ? ': ' + safety.text : ''));
+        (Array.isArray(safety.links) ? safety.links : []).forEach(function (link) {
+          if (link && SAFE_HREF.test(String(link.href))) lines.push('!! ' + (link.label || '') + ' (' + link.href + ')');
+        });
+      }
+      lines.push('Chat: ' + (entry.text || ''));
+      var src = entry.source;
+      if (src && src.section) {
+        lines.push('   From the article: \u201c' + src.section + '\u201d' + (src.title ? ', ' + src.title : '') +
+                   (src.author ? ' \u2014 ' + src.author : ''));
+        var href = articleUrl(src.url);
+        if (href) lines.push('   ' + href);
+      }
+      lines.push('');
+    });
+    if (state.welcome && state.welcome.disclaimer) lines.push(state.welcome.disclaimer);
+    return lines.join('\n') + '\n';
+  }
+
+  // ---- 8. Asking ----
 
   function ask(text) {
     text = String(text).trim();
     if (!text || unavailable) return;
     var question = { id: 'q' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8), text: text };
     ui.input.value = '';
+    ui.typing.hidden = false; // before the question goes in, so the row can't cover it
     append({ who: 'user', text: text });
     state.pending.push(question);
     save();
-    ui.typing.hidden = false;
     if (!sendAsk(question)) connect(); // offline: it goes out when the connection opens
   }
 
@@ -346,7 +636,7 @@
     return send(frame);
   }
 
-  // ---- 8. The connection: reconnect with backoff and jitter; detect a refused origin ----
+  // ---- 9. The connection: reconnect with backoff and jitter; detect a refused origin ----
 
   var ws = null, attempts = 0, timer = null, unavailable = false;
 
@@ -366,10 +656,17 @@
       ws = null;
       return failed(false);
     }
+    var socket = ws;
+    // A server that never answers (a dead host, a captive portal) fails after a while, not never.
+    var guard = setTimeout(function () {
+      if (socket.readyState === WebSocket.CONNECTING) socket.close();
+    }, CONNECT_TIMEOUT);
     ws.onopen = function () {
+      clearTimeout(guard);
       opened = true;
       attempts = 0;
       setStatus('');
+      showHelp(false);
       state.pending.forEach(sendAsk); // questions the last connection never answered
     };
     ws.onmessage = function (e) {
@@ -378,6 +675,7 @@
       if (msg && typeof msg === 'object') receive(msg);
     };
     ws.onclose = function () {
+      clearTimeout(guard);
       ws = null;
       failed(opened);
     };
@@ -396,9 +694,11 @@
       // Nobody is waiting (an idle connection closed, panel shut): reconnect when the patient returns.
       attempts = 0;
       setStatus('');
+      showHelp(false);
       return;
     }
     if (hadOpened) return retry();
+    showHelp(true); // the server can't be reached: the emergency numbers must not depend on it
     var reachable = function (url, method) {
       return fetch(BASE + url, { method: method, cache: 'no-store' }).then(
         function () { return true; }, function () { return false; });
@@ -426,27 +726,44 @@
     ui.input.disabled = true;
     ui.send.disabled = true;
     ui.new.disabled = true;
-    var notice = 'Chat is not available on this site.';
-    if (settings.phone) notice += ' Please call the clinic at ' + settings.phone + '.';
-    ui.log.replaceChildren(el('div', 'ecw-msg ecw-notice ecw-unavailable', notice));
+    showHelp(false); // the notice below carries the numbers
+    var notice = el('div', 'ecw-msg ecw-notice ecw-unavailable', 'Chat is not available on this site.');
+    if (settings.phone) notice.append(' Please call the clinic at ', telLink(settings.phone, 'ecw-clinic-tel'), '.');
+    notice.appendChild(helpNow());
+    ui.log.replaceChildren(notice);
+  }
+
+  /** The disclaimer's first sentence under the header; opening it shows the rest. */
+  function showAbout(disclaimer) {
+    if (!disclaimer) return;
+    var sentences = String(disclaimer).match(/[^.!?]+[.!?]*\s*/g) || [String(disclaimer)];
+    ui.about.querySelector('summary').textContent = sentences[0].trim();
+    ui.about.querySelector('p').textContent = sentences.slice(1).join('').trim() || String(disclaimer);
+    ui.about.hidden = false;
   }
 
   function setStatus(text) {
     if (ui.status.textContent !== text) ui.status.textContent = text;
   }
 
-  // ---- 9. Frames from the server ----
+  function showHelp(show) {
+    ui.help.hidden = !show;
+  }
+
+  // ---- 10. Frames from the server ----
 
   function receive(msg) {
     if (msg.type === 'welcome') {
       state.welcome = { text: msg.text, disclaimer: msg.disclaimer, suggestions: msg.suggestions };
+      showAbout(msg.disclaimer);
       if (!state.entries.length) append(welcomeEntry(state.welcome));
       else save();
     } else if (msg.type === 'reply') {
       if (!settle(msg.id)) return; // a duplicate after a re-send: already shown
       if ('context' in msg) state.context = msg.context;
       append({ who: 'bot', kind: msg.kind, text: msg.text, disclaimer: msg.disclaimer,
-               suggestions: msg.suggestions, source: msg.source });
+               suggestions: msg.suggestions, source: msg.source, highlights: msg.highlights,
+               safety: 'safety' in msg ? msg.safety : localSafety(msg.kind) });
     } else if (msg.type === 'error') {
       settle(msg.id);
       append({ who: 'notice', text: ERROR_TEXT[msg.code] || msg.message || 'Something went wrong. Please try again.' });
@@ -462,20 +779,25 @@
     return state.pending.length < before;
   }
 
-  // ---- 10. Start ----
+  // ---- 11. Start ----
 
   function start() {
     build();
     render();
+    if (state.welcome) showAbout(state.welcome.disclaimer);
     if (state.open) {
       ui.panel.hidden = false;
       ui.launcher.setAttribute('aria-expanded', 'true');
       ui.launcher.setAttribute('aria-label', 'Close chat: ' + settings.title);
-      ui.log.scrollTop = ui.log.scrollHeight;
+      showLatest();
     }
     if (state.open || state.pending.length) connect();
     window.addEventListener('online', function () {
       if (timer) { clearTimeout(timer); timer = null; connect(); }
+      if (ws && ws.readyState === WebSocket.OPEN) showHelp(false);
+    });
+    window.addEventListener('offline', function () {
+      if (!unavailable && (state.open || state.pending.length)) showHelp(true);
     });
   }
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.config import Settings
+from chatbot.core.answers import answer_model_for, section_id
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
 from chatbot.core.highlight import highlights
@@ -34,6 +35,9 @@ MAX_TOPIC_CHARS = 200
 # does not share lowers that passage's coverage. So the bar an answer must clear falls from
 # min_confidence at SHORT_WORDS words to min_confidence - LONG_ALLOWANCE at LONG_WORDS.
 SHORT_WORDS, LONG_WORDS, LONG_ALLOWANCE = 8, 20, 0.2
+# When retrieval would say "not covered", the answer model's section is the answer if its
+# probability is at least this (bench/answer_quality.py measures it on unseen authors).
+ANSWER_AT = 0.6
 
 
 @dataclass
@@ -107,6 +111,7 @@ class Bot:
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
         self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
         self.safety = Safety.load(folder / "safety.toml", model_for(folder, settings.cache_dir))
+        self.answers = answer_model_for(folder, settings.cache_dir)
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
@@ -126,6 +131,7 @@ class Bot:
         self.sections = [s for d in self.documents for s in d.sections]
         # a tapped suggestion is a section question, word for word: answer from that section
         self.section_by_question = {fold(s): s for s in self.sections}
+        self.section_by_id = {section_id(s): s for s in self.sections}
         self.numbers = {"emergency_number": settings.emergency_number,
                         "poison_control_number": settings.poison_control_number,
                         "crisis_line": settings.crisis_line}
@@ -241,12 +247,35 @@ class Bot:
         if section:
             hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
         if not hits or hits[0].coverage < self._bar(text):
+            learned = self._learned_answer(text, query, state)
+            if learned:
+                return learned, state
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
         return self._answer(hits, query), state
 
     # -- steps ---------------------------------------------------------------
+
+    def _learned_answer(self, text: str, query: Query, state: dict) -> dict | None:
+        """The answer model's section, when retrieval found no passage it trusts and the model
+        is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
+        the article. Not for a follow-up about a medicine named earlier: the model reads
+        only this message."""
+        if self.answers is None or (state.get("entity") and not query.entities):
+            return None
+        p = self.answers.probabilities(text)
+        best = int(p.argmax())
+        section = self.section_by_id.get(self.answers.classes[best])
+        if section is None or p[best] < ANSWER_AT:
+            return None
+        hits = [h for h in self.index.search(query, k=len(self.passages))
+                if h.passage.section == section]
+        if not hits:
+            hits = [Hit(next(x for x in self.passages if x.section == section), 0.0, 0.0)]
+        reply = self._answer(hits, query)
+        reply["confidence"] = round(float(p[best]), 3)
+        return reply
 
     def _bar(self, text: str) -> float:
         """The coverage an answer to this message needs (see SHORT_WORDS)."""

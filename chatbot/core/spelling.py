@@ -11,6 +11,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Callable
 
+import chatbot.core.text  # noqa: F401  (loads nltk without scikit-learn first)
 from nltk.metrics.distance import edit_distance
 
 MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from ordinary words

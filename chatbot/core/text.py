@@ -9,10 +9,32 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import unicodedata
 from pathlib import Path
 
-from nltk.stem.snowball import SnowballStemmer
+
+
+def _load_nltk() -> None:
+    """Imports nltk with scikit-learn and SciPy hidden. nltk's package imports its wrappers of
+    them whenever they are installed, which would make every `ask` load both (seconds)
+    although answering needs only numpy (chatbot/core/risk.py). nltk catches the ImportError
+    (every such import of its is in a try block), and both stay importable afterwards for
+    `chatbot train`."""
+    if "nltk" in sys.modules:
+        return
+    hidden = [name for name in ("sklearn", "scipy") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # importing it raises ImportError
+    try:
+        import nltk  # noqa: F401
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+_load_nltk()
+from nltk.stem.snowball import SnowballStemmer  # noqa: E402
 
 _WORD = re.compile(r"[a-z]+|[0-9]+")  # "jak1" -> jak 1, "il-13" -> il 13
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',

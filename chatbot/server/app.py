@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 import time
+from html import escape
+from urllib.parse import urlsplit
 from dataclasses import replace
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, request, send_from_directory
+from flask import Flask, Response, current_app, g, redirect, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from chatbot.config import Settings
-from chatbot.server import chat, headers
+from chatbot.config import ConfigError, Settings
+from chatbot.core.corpus import CorpusError
+from chatbot.server import article, boot, chat, headers
+from chatbot.server.assets import Asset, load_dir
 from chatbot.server.chat import Conversation, ProtocolError, ReplyFrames
 from chatbot.server.events import EventLog
-from chatbot.server.origins import is_allowed
+from chatbot.server.origins import LOCAL_HOSTS, is_allowed
 from chatbot.server.websocket import SendTimedOut, websocket_route
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
@@ -30,17 +34,36 @@ HARD_FRAME_CAP = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024
 
 
+# The placeholder in web/embed.html, replaced with this server's address when it is served.
+BOT_HOST = "https://BOT-HOST"
+# Request hosts /embed.html is filled in for (without PUBLIC_URL), each page kept once.
+MAX_EMBED_VARIANTS = 32
+
+
 def create_app(settings: Settings | None = None, bot=None) -> Flask:
-    """Builds the chat server; `bot` is for tests that need an engine that fails."""
-    settings = settings or Settings.from_env()
+    """Builds the chat server; `bot` is for tests that need an engine that fails.
+
+    Without `settings` (the Procfile's `create_app()`) they come from the environment, and a
+    bad setting or corpus file ends the worker with one line for the operator (deploy_app).
+    """
+    if settings is None:
+        return deploy_app()
     if bot is None:
         from chatbot.core import load_bot
         bot = load_bot(settings).prepare()
     app = Flask(__name__, static_folder=None)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
-    app.extensions["chatbot"] = {"settings": settings, "bot": bot,
-                                 "log": EventLog(settings.log_questions),
-                                 "frames": ReplyFrames(settings.reply_cache_size)}
+    log = EventLog(settings.log_questions)
+    documents = getattr(bot, "documents", [])
+    pages = article.render_all(documents, bot.welcome().get("disclaimer", ""))
+    app.extensions["chatbot"] = {
+        "settings": settings, "bot": bot, "log": log,
+        "frames": ReplyFrames(settings.reply_cache_size),
+        "web": load_dir(WEB_DIR),  # read and compressed once: see assets.py
+        "articles": {slug: Asset.build(html.encode("utf-8"), "article.html")
+                     for slug, html in pages.items()},
+        "embeds": {},  # /embed.html filled in, by the address it names
+    }
     app.before_request(_check_origin)
     app.after_request(headers.secure)
     app.register_error_handler(HTTPException, _http_error)
@@ -49,12 +72,29 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
     app.get("/healthz")(healthz)
     app.route("/api/ask", methods=["POST", "OPTIONS"])(ask)
     app.get("/")(index)
+    app.get("/article")(first_article)
+    app.get("/article/<slug>")(article_page)
+    app.get("/embed.html")(embed_page)
     app.get("/<filename>")(web_file)  # top-level files only: no "/" in a name
     websocket_route(app, "/ws", chat_socket, send_timeout=settings.send_timeout,
                     idle_timeout=settings.idle_timeout,
                     ping_interval=settings.ping_interval or None,
                     max_message_size=max(HARD_FRAME_CAP, settings.max_frame_bytes))
+    if boot.is_first_worker():  # once per server, not once per worker
+        log.emit("start", allowed_origins=list(settings.allowed_origins),
+                 public_url=settings.public_url, passages=bot.passage_count,
+                 articles=[f"/article/{slug}" for slug in pages])
     return app
+
+
+def deploy_app(settings: Settings | None = None) -> Flask:
+    """The app as a gunicorn worker builds it: settings from the environment, and a problem
+    the operator must fix (a bad setting, a broken corpus file) as one line on stderr and
+    gunicorn's boot-error exit, which stops the server instead of restarting workers."""
+    try:
+        return create_app(settings or Settings.from_env())
+    except (ConfigError, CorpusError, OSError) as exc:
+        boot.abort(str(exc))
 
 
 def _ext() -> dict:
@@ -149,10 +189,64 @@ def index() -> Response:
 
 
 def web_file(filename: str) -> Response:
-    """Files at the top of web/ (the widget, its demo pages); nothing outside it, no dotfiles."""
-    if filename.startswith("."):
+    """Files at the top of web/ (the widget, its demo pages); nothing outside it, no dotfiles.
+    Gzip-compressed when the client accepts it, with an ETag (304 when unchanged)."""
+    asset = _ext()["web"].get(filename)
+    if asset is None:
         raise NotFound()
-    return send_from_directory(WEB_DIR, filename, max_age=300)
+    return asset.response()
+
+
+def first_article() -> Response:
+    """/article: the first article (by file name)."""
+    pages = _ext()["articles"]
+    if not pages:
+        raise NotFound("There is no article.")
+    return redirect(f"/article/{next(iter(pages))}")
+
+
+def article_page(slug: str) -> Response:
+    """An article as a page; replies' `source.url` link to its sections (#section-slug)."""
+    asset = _ext()["articles"].get(slug)
+    if asset is None:
+        names = ", ".join(f"/article/{s}" for s in _ext()["articles"]) or "none"
+        raise NotFound(f"There is no article {slug!r}. Articles: {names}.")
+    response = asset.response()
+    response.headers["Content-Security-Policy"] = article.CSP
+    return response
+
+
+def embed_page() -> Response:
+    """web/embed.html with BOT-HOST replaced by this server's address, so the example works
+    as it is: PUBLIC_URL when set, else the request's own host when that is a host the server
+    trusts (localhost, or an origin in ALLOWED_ORIGINS), else the page's own server ("")."""
+    ext = _ext()
+    base = ext["settings"].public_url or _trusted_request_base(ext["settings"])
+    embeds = ext["embeds"]
+    asset = embeds.get(base)
+    if asset is None:
+        html = ext["web"]["embed.html"].body.decode("utf-8")
+        asset = Asset.build(html.replace(BOT_HOST, escape(base)).encode("utf-8"), "embed.html")
+        if len(embeds) < MAX_EMBED_VARIANTS:
+            embeds[base] = asset
+    response = asset.response()
+    if not ext["settings"].public_url:
+        response.vary.add("Host")
+    return response
+
+
+def _trusted_request_base(settings: Settings) -> str:
+    """scheme://host of this request when the host is one the server may name, else ""
+    (a relative URL: the same server as the page). An unchecked Host header would let
+    anyone put their own script address in a cached copy of the page."""
+    origin = f"{request.scheme}://{request.host}".lower()
+    try:
+        hostname = urlsplit(origin).hostname
+    except ValueError:  # a malformed Host header
+        return ""
+    if hostname in LOCAL_HOSTS or origin in settings.allowed_origins:
+        return origin + request.script_root
+    return ""
 
 
 def _http_error(exc: HTTPException) -> Response:

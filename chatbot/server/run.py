@@ -9,6 +9,8 @@ engine's short CPU-bound replies run one at a time per process.
 """
 from __future__ import annotations
 
+import sys
+
 from gunicorn.app.base import BaseApplication
 
 from chatbot.config import Settings
@@ -40,12 +42,21 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from chatbot.server.app import create_app
-        return create_app(self.settings)
+        from chatbot.server.app import deploy_app
+        return deploy_app(self.settings)  # a broken corpus file: one line, and the server stops
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Runs the chat server until interrupted and tells the user where to open it."""
+    """Runs the chat server until interrupted and tells the user where to open it.
+
+    The articles are read first: a broken one is reported (one line, exit 1) before the
+    address is printed, not after gunicorn has started."""
+    from chatbot.core.corpus import CorpusError, load_corpus
+    try:
+        load_corpus(settings.corpus_dir)
+    except (CorpusError, OSError) as exc:
+        print(f"chatbot: {exc}", file=sys.stderr)
+        return 1
     shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
     if ":" in shown:
         shown = f"[{shown}]"

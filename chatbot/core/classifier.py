@@ -1,0 +1,149 @@
+"""A text classifier trained once with scikit-learn and evaluated with numpy alone.
+
+The risk model (crisis / emergency / none) and the answer model (which section of the
+article answers, or none) are both multinomial logistic regressions over the same
+features: word unigrams and bigrams and the character 3-5-grams of each word (which
+survive typos: "sucidal", "metotrexate"), hashed with crc32 and weighted by sublinear
+TF-IDF. They are trained by chatbot/training.py and kept as arrays (.npz files keyed by
+what they were trained on), so answering never imports scikit-learn. `features()` is the
+one definition of the features, used both to train and to infer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from chatbot.core.corpus import CorpusError
+
+FEATURE_VERSION = 1  # bump when features() changes: a saved model must be retrained
+HASH_BITS = 24  # 16M buckets: distinct features almost never collide
+CHAR_NGRAMS = (3, 5)
+# A long message is also read sentence by sentence, so that one risky sentence inside a
+# story about eczema is not diluted by the rest (the highest probability counts).
+_SENTENCE = re.compile(r"(?<=[.!?;\n])\s+|\s+(?:but|and then|anyway|also)\s+")
+MIN_SENTENCE_WORDS = 3
+
+_TOKEN = re.compile(r"[^\W_]+|[\u2600-\u27bf\U0001f000-\U0001faff]")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words without accents or apostrophes, and each emoji as a word of its own:
+    "Ya no quiero despertar mañana 😔" -> ya no quiero despertar manana 😔."""
+    text = unicodedata.normalize("NFKD", text.translate(_QUOTES).lower()).replace("'", "")
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _TOKEN.findall(text)
+
+
+def features(text: str) -> list[str]:
+    """Every feature of a message, once per occurrence (counts are term frequencies)."""
+    toks = tokens(text)
+    out = ["w:" + t for t in toks]
+    out += ["b:" + a + " " + b for a, b in zip(toks, toks[1:])]
+    low, high = CHAR_NGRAMS
+    for t in toks:
+        padded = " " + t + " "
+        for n in range(low, high + 1):
+            out += ["c:" + padded[i:i + n] for i in range(len(padded) - n + 1)]
+    return out
+
+
+def buckets(text: str) -> dict[int, int]:
+    """The message's hashed features and their counts. crc32 is stable across processes,
+    unlike Python's hash(), so a model trained once means the same thing everywhere."""
+    mask = (1 << HASH_BITS) - 1
+    counts: dict[int, int] = {}
+    for f in features(text):
+        b = zlib.crc32(f.encode("utf-8")) & mask
+        counts[b] = counts.get(b, 0) + 1
+    return counts
+
+
+def sentences(text: str) -> list[str]:
+    """The parts of a message long enough to be read on their own."""
+    parts = [p for p in _SENTENCE.split(text) if p and len(p.split()) >= MIN_SENTENCE_WORDS]
+    return parts if len(parts) > 1 else []
+
+
+def data_key(paths: list[Path]) -> str:
+    """What a trained model depends on: the files' bytes and the feature version. A model
+    whose key differs from its corpus's was trained on other examples."""
+    h = hashlib.sha256(f"features-v{FEATURE_VERSION}-bits{HASH_BITS}".encode())
+    for path in sorted(paths):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+class TextClassifier:
+    """A multinomial logistic regression over sublinear TF-IDF of hashed features,
+    evaluated with numpy exactly as scikit-learn would (tests compare the two)."""
+
+    classes: tuple[str, ...] = ()  # fixed by a subclass, or read from the file
+
+    def __init__(self, vocab: np.ndarray, idf: np.ndarray, coef: np.ndarray,
+                 intercept: np.ndarray, key: str = "", classes: tuple[str, ...] = ()):
+        order = np.argsort(vocab)
+        self.vocab = np.ascontiguousarray(vocab[order], dtype=np.int64)  # sorted bucket ids
+        self.idf = np.ascontiguousarray(idf[order], dtype=np.float64)
+        self.coef = np.ascontiguousarray(coef[:, order], dtype=np.float64)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.key = key
+        self.classes = tuple(classes) or self.classes
+        self._slot = {int(b): i for i, b in enumerate(self.vocab)}
+
+    # -- files ----------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+            np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
+                     coef=self.coef.astype(np.float32), intercept=self.intercept,
+                     meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes)})))
+
+    @classmethod
+    def load(cls, path: Path):
+        """The model saved at `path`; a missing or foreign file says to run `chatbot train`."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                classes = tuple(meta.get("classes", ()))
+                if cls.classes and classes != cls.classes:
+                    raise CorpusError(path, 0, f"the model's classes are not {cls.classes}; "
+                                               "run `chatbot train`")
+                return cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
+                           classes)
+        except FileNotFoundError:
+            raise CorpusError(path, 0, "no trained model; run `chatbot train`") from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise CorpusError(path, 0, f"not a trained model ({exc}); run `chatbot train`") from None
+
+    # -- inference -------------------------------------------------------------
+
+    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The message's L2-normalised TF-IDF as (slots, weights) over the model's vocabulary."""
+        slots, tf = [], []
+        slot = self._slot
+        for b, n in buckets(text).items():
+            i = slot.get(b)
+            if i is not None:
+                slots.append(i)
+                tf.append(1.0 + math.log(n))
+        idx = np.array(slots, dtype=np.int64)
+        w = np.array(tf) * self.idf[idx]
+        norm = math.sqrt(float(w @ w))
+        return idx, (w / norm if norm else w)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """The probability of each class (in `classes` order) for the text read as one message."""
+        idx, w = self.vector(text)
+        z = self.coef[:, idx] @ w + self.intercept
+        z = np.exp(z - z.max())
+        return z / z.sum()
+

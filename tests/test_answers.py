@@ -1,0 +1,52 @@
+"""The answer model answers what retrieval would refuse, and only that."""
+from __future__ import annotations
+
+import pytest
+
+from chatbot.config import Settings
+from chatbot.core import load_bot
+from chatbot.core.answers import answer_examples, section_id
+from live import ROOT
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    """An engine without the reply cache, so the model can be taken away and put back."""
+    return load_bot(Settings(reply_cache_size=0, cache_dir=None))
+
+
+def both(bot, text: str, state: dict | None = None) -> tuple[dict, dict]:
+    """The reply without the answer model, then with it."""
+    model, bot.answers = bot.answers, None
+    try:
+        alone, _ = bot.reply(text, state or {})
+    finally:
+        bot.answers = model
+    return alone, bot.reply(text, state or {})[0]
+
+
+def test_shorthand_that_retrieval_refuses_is_answered_from_the_section_the_model_names(fresh):
+    alone, learned = both(fresh, "azathioprine AEs? derm wants to start me on it")
+    assert alone["kind"] == "no_answer"
+    assert learned["kind"] == "answer"
+    assert learned["source"]["section"] == "What are the side effects of the older drugs?"
+    assert "azathioprine" in learned["text"].lower()  # the section's passage about it
+
+
+@pytest.mark.parametrize("text", ["what is the price of rinvoq", "whats the weather like",
+                                  "can I drink alcohol on methotrexate"])
+def test_what_the_article_does_not_cover_stays_not_covered(fresh, text):
+    assert both(fresh, text)[1]["kind"] == "no_answer"
+
+
+def test_a_follow_up_about_an_earlier_medicine_is_left_to_retrieval(fresh):
+    _, state = fresh.reply("what is methotrexate", {})
+    alone, learned = both(fresh, "AEs?", state)
+    assert learned["kind"] == alone["kind"]
+
+
+def test_examples_are_labelled_with_the_one_section_holding_their_expected_words():
+    examples = answer_examples(ROOT / "corpus")
+    sections = {e.kind for e in examples}
+    assert {"no_answer", "smalltalk", section_id("What are JAK inhibitors?")} <= sections
+    assert len(examples) > 1500 and all(e.author for e in examples)

@@ -1,0 +1,82 @@
+"""The risk model: numpy inference equals scikit-learn's, the saved model matches its
+examples, and answering never needs scikit-learn."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
+from chatbot.core.examples import example_files, load_examples
+from chatbot.core.risk import CLASSES, MODEL_FILE, RiskModel, buckets, data_key, model_for, tokens
+from chatbot.training import C, CLASS_WEIGHT, _matrix, fit_pipeline, to_model
+from live import ROOT
+
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return load_examples(CORPUS)
+
+
+def test_numpy_probabilities_equal_scikit_learns(examples):
+    sample = examples[::7]  # a few thousand messages of every kind and author
+    rows = [buckets(e.text) for e in sample]
+    vocab, tfidf, clf = fit_pipeline(rows, [e.kind for e in sample], C, CLASS_WEIGHT)
+    model = to_model(vocab, tfidf, clf)
+    held_out = [e.text for e in examples[3::50]]
+    expected = clf.predict_proba(tfidf.transform(_matrix([buckets(t) for t in held_out], vocab)))
+    order = [list(clf.classes_).index(c) for c in CLASSES]
+    got = np.array([model.probabilities(t) for t in held_out])
+    np.testing.assert_allclose(got, expected[:, order], atol=1e-9)
+
+
+def test_the_saved_models_were_trained_on_the_files_in_the_corpus():
+    """Editing corpus/examples/ or an article without `chatbot train` fails here, not in
+    production (where the engine would retrain at every start without a cache)."""
+    assert RiskModel.load(CORPUS / MODEL_FILE).key == data_key(example_files(CORPUS)), \
+        "run `chatbot train`"
+    assert AnswerModel.load(CORPUS / ANSWER_MODEL_FILE).key == data_key(answer_files(CORPUS)), \
+        "run `chatbot train`"
+
+
+def test_saved_model_scores_survive_the_round_trip(tmp_path):
+    saved = RiskModel.load(CORPUS / MODEL_FILE)
+    saved.save(tmp_path / "again.npz")
+    again = RiskModel.load(tmp_path / "again.npz")
+    for text in ("i want to die", "what is dupixent", "my throat is closing"):
+        np.testing.assert_allclose(again.probabilities(text), saved.probabilities(text), atol=1e-6)
+
+
+def test_edited_examples_are_learned_once_and_kept_in_the_cache(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    with open(corpus / "examples" / "safety.jsonl", "a") as f:
+        f.write('{"id": "t1", "author": "clinic", "kind": "none", "text": "is parking free"}\n')
+    cache = tmp_path / "cache"
+    model = model_for(corpus, cache)
+    assert model.key == data_key(example_files(corpus)) != RiskModel.load(CORPUS / MODEL_FILE).key
+    assert [p.name for p in cache.glob("risk-*.npz")] == [f"risk-{model.key}.npz"]
+    assert model_for(corpus, cache).key == model.key
+
+
+def test_a_corpus_without_examples_has_no_model_and_the_rules_alone_judge(tmp_path):
+    assert model_for(tmp_path, None) is None
+
+
+def test_tokens_fold_case_accents_apostrophes_and_keep_emoji():
+    assert tokens("Ya no quiero despertar MAÑANA 😔, can't") == [
+        "ya", "no", "quiero", "despertar", "manana", "😔", "cant"]
+
+
+def test_ask_answers_without_importing_scikit_learn():
+    code = ("import sys; from chatbot.cli import ask_main; ask_main(['i want to die']); "
+            "print('sklearn' in sys.modules, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False False"
