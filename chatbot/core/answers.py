@@ -14,12 +14,11 @@ several, teaches nothing (`chatbot check` lists them).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from chatbot.core.classifier import TextClassifier, data_key
-from chatbot.core.corpus import CorpusError, load_corpus, slugify
-from chatbot.core.examples import EXAMPLES_DIR, Example
+from chatbot.core.classifier import TextClassifier, saved_or_trained
+from chatbot.core.corpus import load_corpus, slugify
+from chatbot.core.examples import EXAMPLES_DIR, Example, read_jsonl
 
 ANSWER_MODEL_FILE = Path("models") / "answers.npz"
 NOT_COVERED, SMALLTALK = "no_answer", "smalltalk"
@@ -46,17 +45,11 @@ def answer_examples(corpus_dir: Path) -> list[Example]:
              for d in load_corpus(corpus_dir) for p in d.passages]
     out: list[Example] = []
     for path in sorted((corpus_dir / EXAMPLES_DIR).glob("*_questions.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise CorpusError(path, n, f"not valid JSON: {exc}") from None
+        for n, row in read_jsonl(path):
             label = _label(row, texts)
-            if label and len(row.get("turns") or []) == 1 and isinstance(row["turns"][0], str):
-                out.append(Example(row["turns"][0], label, str(row.get("author", "")),
-                                   f"{path.name}:{n}"))
+            turns = row.get("turns") or []
+            if label and len(turns) == 1 and isinstance(turns[0], str):
+                out.append(Example(turns[0], label, str(row.get("author", "")), f"{path.name}:{n}"))
     return out
 
 
@@ -73,28 +66,15 @@ def _label(row: dict, texts: list[tuple[str, str]]) -> str | None:
 
 
 def answer_model_for(corpus_dir: Path, cache_dir: Path | None) -> AnswerModel | None:
-    """The answer model for this corpus: the saved one when its key matches, else one kept
-    in the cache for the same files, else one trained now (and cached). None without
+    """The answer model for this corpus (see classifier.saved_or_trained); None without
     labelled questions: retrieval alone answers."""
     files = answer_files(corpus_dir)
     if not any(f.suffix == ".jsonl" for f in files):
         return None
-    key = data_key(files)
-    saved = corpus_dir / ANSWER_MODEL_FILE
-    if saved.exists():
-        model = AnswerModel.load(saved)
-        if model.key == key:
-            return model
-    cached = cache_dir / f"answers-{key}.npz" if cache_dir else None
-    if cached and cached.exists():
-        return AnswerModel.load(cached)
-    from chatbot.training import train_answers  # scikit-learn: only when the files changed
-    model = train_answers(answer_examples(corpus_dir), key)
-    if cached:
-        try:
-            for old in cache_dir.glob("answers-*.npz"):
-                old.unlink()
-            model.save(cached)
-        except OSError:
-            pass
-    return model
+
+    def train(key: str) -> AnswerModel:
+        from chatbot.training import train_answers  # scikit-learn: only when the files changed
+        return train_answers(answer_examples(corpus_dir), key)
+
+    return saved_or_trained(AnswerModel, corpus_dir / ANSWER_MODEL_FILE, files, cache_dir,
+                            "answers", train)

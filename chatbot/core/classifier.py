@@ -17,6 +17,7 @@ import re
 import unicodedata
 import zlib
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -147,3 +148,27 @@ class TextClassifier:
         z = np.exp(z - z.max())
         return z / z.sum()
 
+
+
+def saved_or_trained(cls, saved: Path, files: list[Path], cache_dir: Path | None, name: str,
+                     train: Callable[[str], "TextClassifier"]):
+    """The model trained on `files`: the one saved with the corpus when its key matches, else
+    one trained earlier for the same files and kept in the cache, else `train(key)` now
+    (scikit-learn, seconds), kept in the cache for next time in place of older ones."""
+    key = data_key(files)
+    if saved.exists():
+        model = cls.load(saved)
+        if model.key == key:
+            return model
+    cached = cache_dir / f"{name}-{key}.npz" if cache_dir else None
+    if cached and cached.exists():
+        return cls.load(cached)
+    model = train(key)
+    if cached:
+        try:
+            for old in cache_dir.glob(f"{name}-*.npz"):  # models of files since edited
+                old.unlink()
+            model.save(cached)
+        except OSError:
+            pass  # a read-only cache: train again next time
+    return model

@@ -35,18 +35,27 @@ def example_files(corpus_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
+def read_jsonl(path: Path):
+    """(line number, object) for each non-blank line; a line that is not a JSON object is
+    named with file:line."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise CorpusError(path, n, f"not valid JSON: {exc}") from None
+        if not isinstance(row, dict):
+            raise CorpusError(path, n, "each line must be a JSON object")
+        yield n, row
+
+
 def load_examples(corpus_dir: Path) -> list[Example]:
     """Every labelled message of the corpus; a malformed line is named with file:line."""
     out: list[Example] = []
     for path in example_files(corpus_dir):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise CorpusError(path, n, f"not valid JSON: {exc}") from None
-            if not isinstance(row, dict) or not isinstance(row.get("author"), str):
+        for n, row in read_jsonl(path):
+            if not isinstance(row.get("author"), str):
                 raise CorpusError(path, n, 'each line needs an "author"')
             out += _examples_of(row, path, n)
     return out

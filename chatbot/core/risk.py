@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot.core.classifier import (TextClassifier, buckets, data_key, features,  # noqa: F401
-                                     sentences, tokens)
+                                     saved_or_trained, sentences, tokens)
 from chatbot.core.examples import KINDS, example_files
 
 CLASSES = KINDS
@@ -57,30 +57,15 @@ class RiskModel(TextClassifier):
 
 
 def model_for(corpus_dir: Path, cache_dir: Path | None) -> RiskModel | None:
-    """The risk model trained on this corpus's examples: the one saved with the corpus when
-    its key matches, else one trained earlier for the same examples and kept in the cache,
-    else one trained now (with scikit-learn, a few seconds; kept in the cache for next time).
+    """The risk model trained on this corpus's examples (see classifier.saved_or_trained).
     A corpus without examples has no model: its phrase rules alone judge risk."""
     files = example_files(corpus_dir)
     if not files:
         return None
-    key = data_key(files)
-    saved = corpus_dir / MODEL_FILE
-    if saved.exists():
-        model = RiskModel.load(saved)
-        if model.key == key:
-            return model
-    cached = cache_dir / f"risk-{key}.npz" if cache_dir else None
-    if cached and cached.exists():
-        return RiskModel.load(cached)
-    from chatbot.training import train  # scikit-learn: only when the examples changed
-    from chatbot.core.examples import load_examples
-    model = train(load_examples(corpus_dir), key)
-    if cached:
-        try:
-            for old in cache_dir.glob("risk-*.npz"):  # models of examples since edited
-                old.unlink()
-            model.save(cached)
-        except OSError:
-            pass  # a read-only cache: train again next time
-    return model
+
+    def train(key: str) -> RiskModel:
+        from chatbot.training import train  # scikit-learn: only when the examples changed
+        from chatbot.core.examples import load_examples
+        return train(load_examples(corpus_dir), key)
+
+    return saved_or_trained(RiskModel, corpus_dir / MODEL_FILE, files, cache_dir, "risk", train)
