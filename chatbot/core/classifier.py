@@ -97,7 +97,6 @@ class TextClassifier:
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.key = key
         self.classes = tuple(classes) or self.classes
-        self._slot = {int(b): i for i, b in enumerate(self.vocab)}
 
     # -- files ----------------------------------------------------------------
 
@@ -129,15 +128,15 @@ class TextClassifier:
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The message's L2-normalised TF-IDF as (slots, weights) over the model's vocabulary."""
-        slots, tf = [], []
-        slot = self._slot
-        for b, n in buckets(text).items():
-            i = slot.get(b)
-            if i is not None:
-                slots.append(i)
-                tf.append(1.0 + math.log(n))
-        idx = np.array(slots, dtype=np.int64)
-        w = np.array(tf) * self.idf[idx]
+        counts = buckets(text)
+        keys = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        # the vocabulary is sorted: a binary search finds each feature without a dict of
+        # tens of thousands of entries to build at every start
+        at = np.minimum(np.searchsorted(self.vocab, keys), len(self.vocab) - 1)
+        known = self.vocab[at] == keys
+        idx = at[known]
+        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known])
+        w = tf * self.idf[idx]
         norm = math.sqrt(float(w @ w))
         return idx, (w / norm if norm else w)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.config import Settings
-from chatbot.core.answers import answer_model_for, section_id
+from chatbot.core.answers import AnswerModel, answer_model_for, section_id
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
 from chatbot.core.highlight import highlights
@@ -111,7 +111,7 @@ class Bot:
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
         self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
         self.safety = Safety.load(folder / "safety.toml", model_for(folder, settings.cache_dir))
-        self.answers = answer_model_for(folder, settings.cache_dir)
+        self._answers: AnswerModel | None | bool = False  # loaded when first needed
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
@@ -139,7 +139,20 @@ class Bot:
     def prepare(self) -> "Bot":
         """Builds what `ask` builds only on demand; a long-running server calls this at start."""
         self.parser.speller.prepare()
+        _ = self.answers
         return self
+
+    @property
+    def answers(self) -> AnswerModel | None:
+        """The answer model, loaded the first time retrieval would refuse (most one-question
+        `ask` runs never need it)."""
+        if self._answers is False:
+            self._answers = answer_model_for(self.settings.corpus_dir, self.settings.cache_dir)
+        return self._answers
+
+    @answers.setter
+    def answers(self, model: AnswerModel | None) -> None:
+        self._answers = model
 
     @property
     def passage_count(self) -> int:
