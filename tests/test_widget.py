@@ -826,3 +826,93 @@ def test_host_page_css_cannot_reach_inside(page, server):
     page.add_style_tag(content="* { color: rgb(255, 0, 0) !important; font-size: 40px !important }")
     expect(page.locator(".ecw-input")).to_have_css("font-size", "16px")
     expect(page.locator(".ecw-kind-welcome .ecw-text")).not_to_have_css("color", "rgb(255, 0, 0)")
+
+
+# ---- what a patient notices next to other chat messengers (docs/widget-comparison.md) ----
+
+def hold_replies(page: Page):
+    """Routes the page's websocket to the real server but holds its reply frames back until
+    `release()` is called, so a reply can arrive while the panel is shut."""
+    held: list[str] = []
+    sockets = []
+
+    def route(ws):
+        sockets.append(ws)
+        server = ws.connect_to_server()
+
+        def from_server(message):
+            if json.loads(message).get("type") == "reply":
+                held.append(message)
+            else:
+                ws.send(message)
+        server.on_message(from_server)
+    page.route_web_socket(re.compile(r"/ws$"), route)
+
+    def release():
+        while held:
+            sockets[-1].send(held.pop(0))
+    return held, release
+
+
+def test_a_reply_that_arrives_while_shut_shows_on_the_chat_button(page, server):
+    held, release = hold_replies(page)
+    open_widget(page, server.url)
+    launcher, badge = page.locator(".ecw-launcher"), page.locator(".ecw-badge")
+    expect(badge).to_be_hidden()
+    page.locator(".ecw-input").fill("what is dupilumab")
+    page.locator(".ecw-input").press("Enter")
+    page.keyboard.press("Escape")  # the patient shuts the panel before the answer comes
+    expect(page.locator(".ecw-panel")).to_be_hidden()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the server never replied"
+    expect(badge).to_be_hidden()
+    release()
+    expect(badge).to_be_visible()
+    expect(badge).to_have_text("1")
+    expect(badge).to_have_attribute("aria-hidden", "true")  # the button's name says it instead
+    expect(launcher).to_have_attribute(
+        "aria-label", "Open chat: Ask about eczema medicines (1 new reply)")
+    expect(page.locator(".ecw-unread")).to_have_text("New reply in the chat: 1 unread.")
+    expect(page.locator(".ecw-unread")).to_have_attribute("role", "status")
+    # the count outlives a page navigation in the tab, like the transcript
+    page.get_by_role("link", name="Eczema care").click()
+    page.wait_for_url("**/?page=eczema")
+    expect(badge).to_have_text("1")
+    launcher.click()
+    expect(page.locator(".ecw-panel")).to_be_visible()
+    expect(bot_turns(page)).to_have_count(1)
+    expect(badge).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-label", "Close chat: Ask about eczema medicines")
+    expect(page.locator(".ecw-unread")).to_be_empty()
+    # a reply that comes while the panel is open is seen, so it leaves no count behind
+    page.locator(".ecw-input").fill("what are biologics")
+    page.locator(".ecw-input").press("Enter")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    release()
+    expect(bot_turns(page)).to_have_count(2)
+    page.keyboard.press("Escape")
+    expect(badge).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-label", "Open chat: Ask about eczema medicines")
+
+
+def test_scrolling_past_the_conversation_does_not_scroll_the_page(page, server):
+    open_widget(page, server.url)
+    ask(page, "what are biologics")
+    page.evaluate("() => { document.body.style.minHeight = '3000px'; window.scrollTo(0, 0); }")
+    log = page.locator(".ecw-log")
+    expect(log).to_have_css("overscroll-behavior-y", "contain")
+    box = log.bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    for _ in range(8):  # well past the end of the conversation
+        page.mouse.wheel(0, 400)
+        page.wait_for_timeout(40)
+    page.wait_for_timeout(500)
+    at_end = log.evaluate("e => e.scrollHeight - e.scrollTop - e.clientHeight < 2")
+    assert at_end, "the wheel did not scroll the conversation"
+    assert page.evaluate("() => window.scrollY") == 0, "the page behind the chat scrolled"

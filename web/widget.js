@@ -58,6 +58,9 @@
     '.ecw-launcher svg{width:30px;height:30px;fill:currentColor}',
     '.ecw-launcher[aria-expanded=true] .ecw-icon-chat,.ecw-launcher[aria-expanded=false] .ecw-icon-close{display:none}',
     '.ecw-left .ecw-launcher{right:auto;left:20px}',
+    // A reply that arrived while the panel was shut: a count on the button, in a ring so it shows on any accent.
+    '.ecw-badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;box-sizing:border-box;border-radius:11px;',
+    '  border:2px solid #fff;background:#b00020;color:#fff;font:700 12px/18px system-ui,sans-serif;text-align:center}',
     'button:focus-visible,input:focus-visible,a:focus-visible,.ecw-log:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}',
     '.ecw-panel{position:fixed;bottom:92px;right:20px;z-index:2147483001;width:min(390px,calc(100vw - 40px));',
     '  height:min(620px,calc(100vh - 112px));display:flex;flex-direction:column;background:#fff;border-radius:14px;',
@@ -92,7 +95,8 @@
     '.ecw-notice .ecw-help-now{margin-top:8px}',
     '.ecw-notice .ecw-safety-links{justify-content:center}',
     '.ecw-help-now .ecw-safety-link{border-color:#8e0016;background:#8e0016;color:#fff;font-size:15px}',
-    '.ecw-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px;background:#f5f6f8}',
+    // overscroll-behavior: scrolling past the conversation's end doesn't scroll the page behind it.
+    '.ecw-log{flex:1;overflow-y:auto;overscroll-behavior:contain;padding:12px;display:flex;flex-direction:column;gap:10px;background:#f5f6f8}',
     '.ecw-msg{max-width:88%;padding:9px 12px;border-radius:12px;white-space:pre-line;overflow-wrap:anywhere}',
     '.ecw-msg p{margin:0}',
     '.ecw-li{display:block;padding-left:1.1em;text-indent:-1.1em}',  // a bullet with a hanging indent
@@ -141,7 +145,9 @@
     '<button class="ecw-launcher" type="button" aria-expanded="false" aria-controls="ecw-panel">' +
     '<svg class="ecw-icon-close" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M5.3 8.3a1 1 0 0 1 1.4 0L12 13.6l5.3-5.3a1 1 0 1 1 1.4 1.4l-6 6a1 1 0 0 1-1.4 0l-6-6a1 1 0 0 1 0-1.4z"/></svg>' +
     '<svg class="ecw-icon-chat" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z"/></svg>' +
+    '<span class="ecw-badge" aria-hidden="true" hidden></span>' +
     '</button>' +
+    '<p class="ecw-sr ecw-unread" role="status"></p>' +
     '<section class="ecw-panel" id="ecw-panel" role="dialog" aria-labelledby="ecw-title" hidden>' +
     '<div class="ecw-header"><h2 class="ecw-title" id="ecw-title"></h2>' +
     '<button class="ecw-close" type="button" aria-label="Close chat">\u00d7</button></div>' +
@@ -166,7 +172,8 @@
   // entries: the transcript, as plain data ({who: "user"|"bot"|"notice", ...});
   // pending: questions sent (or to be sent) that have no reply yet, re-sent after a reconnect;
   // context: the engine's opaque conversation context, handed back so follow-ups still work.
-  var state = load() || { entries: [], pending: [], context: null, welcome: null, open: false };
+  // unread: replies that arrived while the panel was shut, shown on the chat button until it opens.
+  var state = load() || { entries: [], pending: [], context: null, welcome: null, open: false, unread: 0 };
 
   function load() {
     try {
@@ -204,12 +211,11 @@
     tpl.innerHTML = SKELETON; // static markup of our own; no server or page text in it
     shadow.appendChild(tpl.content);
     root = shadow.querySelector('.ecw-root');
-    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'tools', 'save', 'footer']
+    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'tools', 'save', 'footer', 'badge', 'unread']
       .forEach(function (name) { ui[name] = shadow.querySelector('.ecw-' + name); });
 
     if (settings.position === 'left') root.classList.add('ecw-left');
     ui.title.textContent = settings.title;
-    ui.launcher.setAttribute('aria-label', 'Open chat: ' + settings.title);
     ui.help.appendChild(helpNow());
     if (settings.phone) {
       ui.footer.append('Questions about your own care? Call the clinic: ', telLink(settings.phone, 'ecw-footer-tel'));
@@ -528,10 +534,10 @@
 
   function open() {
     state.open = true;
+    state.unread = 0;
     save();
     ui.panel.hidden = false;
-    ui.launcher.setAttribute('aria-expanded', 'true');
-    ui.launcher.setAttribute('aria-label', 'Close chat: ' + settings.title);
+    showLauncher();
     showLatest();
     if (!unavailable) focusInput();
     connect();
@@ -541,9 +547,23 @@
     state.open = false;
     save();
     ui.panel.hidden = true;
-    ui.launcher.setAttribute('aria-expanded', 'false');
-    ui.launcher.setAttribute('aria-label', 'Open chat: ' + settings.title);
+    showLauncher();
     ui.launcher.focus();
+  }
+
+  /**
+   * The chat button: open or shut, and how many replies came while the panel was shut (a count
+   * on the button, in its label, and said once by a status message for screen readers).
+   */
+  function showLauncher(announce) {
+    var n = state.open ? 0 : state.unread || 0;
+    var unread = n ? ' (' + n + (n === 1 ? ' new reply)' : ' new replies)') : '';
+    ui.launcher.setAttribute('aria-expanded', String(!!state.open));
+    ui.launcher.setAttribute('aria-label', (state.open ? 'Close chat: ' : 'Open chat: ') + settings.title + unread);
+    ui.badge.textContent = n > 9 ? '9+' : String(n);
+    ui.badge.hidden = !n;
+    if (announce && n) ui.unread.textContent = 'New reply in the chat: ' + n + ' unread.';
+    if (!n) ui.unread.textContent = '';
   }
 
   function newChat() {
@@ -764,6 +784,7 @@
       append({ who: 'bot', kind: msg.kind, text: msg.text, disclaimer: msg.disclaimer,
                suggestions: msg.suggestions, source: msg.source, highlights: msg.highlights,
                safety: 'safety' in msg ? msg.safety : localSafety(msg.kind) });
+      if (!state.open) { state.unread = (state.unread || 0) + 1; save(); showLauncher(true); }
     } else if (msg.type === 'error') {
       settle(msg.id);
       append({ who: 'notice', text: ERROR_TEXT[msg.code] || msg.message || 'Something went wrong. Please try again.' });
@@ -787,10 +808,9 @@
     if (state.welcome) showAbout(state.welcome.disclaimer);
     if (state.open) {
       ui.panel.hidden = false;
-      ui.launcher.setAttribute('aria-expanded', 'true');
-      ui.launcher.setAttribute('aria-label', 'Close chat: ' + settings.title);
       showLatest();
     }
+    showLauncher();
     if (state.open || state.pending.length) connect();
     window.addEventListener('online', function () {
       if (timer) { clearTimeout(timer); timer = null; connect(); }

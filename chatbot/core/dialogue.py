@@ -132,6 +132,7 @@ class Bot:
         # a tapped suggestion is a section question, word for word: answer from that section
         self.section_by_question = {fold(s): s for s in self.sections}
         self.section_by_id = {section_id(s): s for s in self.sections}
+        self.passage_index = {p.id: i for i, p in enumerate(self.passages)}
         self.numbers = {"emergency_number": settings.emergency_number,
                         "poison_control_number": settings.poison_control_number,
                         "crisis_line": settings.crisis_line}
@@ -283,9 +284,10 @@ class Bot:
         if section is None or p[best] < ANSWER_AT:
             return None
         hits = [h for h in self.index.search(query, k=len(self.passages))
-                if h.passage.section == section]
+                if h.passage.section == section and h.on_topic
+                and not self.index.contradicts(query, self.passage_index[h.passage.id])]
         if not hits:
-            hits = [Hit(next(x for x in self.passages if x.section == section), 0.0, 0.0)]
+            return None
         reply = self._answer(hits, query)
         reply["confidence"] = round(float(p[best]), 3)
         return reply

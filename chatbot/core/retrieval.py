@@ -43,6 +43,7 @@ class Hit:
     passage: Passage
     score: float  # ranking score
     coverage: float  # 0..1: share of the question this passage answers
+    on_topic: bool = True  # names the medicine asked about (or its class), no other
 
 
 class PostingsBM25(BM25Okapi):
@@ -133,7 +134,8 @@ class Index:
         self.bm25 = PostingsBM25(docs)
         self.unknown_weight = UNKNOWN_WEIGHT * max(self.bm25.idf.values())
         # the features ranking looks at (see WEIGHTS), one Column each
-        self.terms_col = Column([frozenset(d) for d in docs])  # section question + text + names
+        self.term_sets = [frozenset(d) for d in docs]
+        self.terms_col = Column(self.term_sets)  # section question + text + names
         self.text_col = Column(text)  # the text alone
         self.heading_col = Column(heading_sets)  # the section question, with medicine names
         self.plain_heading_col = Column(plain_headings)  # the section question's own stems
@@ -283,5 +285,15 @@ class Index:
                 on_topic &= named | ~self.names_a_drug | self.drugs_col.having({c.entity}) | asked_too
         score = np.where(on_topic, score, score - 1.0)
         best = np.argsort(-score, kind="stable")[:k]
-        return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0)
-                for i in best]
+        return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0,
+                    bool(on_topic[i])) for i in best]
+
+    def contradicts(self, query: Query, i: int) -> bool:
+        """Whether passage i leaves out a word the question asks about that the article does
+        use elsewhere ("can cyclosporine cause diarrhea": diarrhea is methotrexate's, so
+        cyclosporine's passage is no answer). Words the article never uses (slang, "AEs")
+        do not count: a learned answer may bridge those, never the article's own words."""
+        known = self.bm25.idf
+        return any(all(s in known for alt, _ in c.alternatives for s in alt)
+                   and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
+                   for c in query.concepts if not (c.is_entity or c.from_context or c.aside))
