@@ -50,3 +50,15 @@ def test_examples_are_labelled_with_the_one_section_holding_their_expected_words
     sections = {e.kind for e in examples}
     assert {"no_answer", "smalltalk", section_id("What are JAK inhibitors?")} <= sections
     assert len(examples) > 1500 and all(e.author for e in examples)
+
+
+def test_a_tapped_suggestion_always_answers_from_its_section_whatever_came_before(bot):
+    """Every section question, asked fresh and after a question the article does not cover
+    (whose reply offers section questions as suggestions)."""
+    refused, state = bot.reply("how much does dupixent cost", {})
+    assert refused["kind"] == "no_answer" and refused["suggestions"]
+    for section in bot.sections:
+        for context in ({}, state):
+            reply, _ = bot.reply(section, context)
+            assert reply["kind"] == "answer", section
+            assert reply["source"]["section"] == section

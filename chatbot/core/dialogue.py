@@ -214,6 +214,9 @@ class Bot:
 
     def _respond(self, text: str, folded: str, state: dict) -> tuple[dict, dict]:
         """Everything after safety: small talk, topics left out, then retrieval."""
+        section = self.section_by_question.get(folded)
+        if section:  # a tapped suggestion is a section's question: always that section's answer
+            return self._section_answer(section, text), state
         small = self._smalltalk(folded)
         if small:
             return self._message("smalltalk", self.talk.smalltalk_replies[small], 1.0,
@@ -257,9 +260,6 @@ class Bot:
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
         hits, query = searched or self._search(query, folded, state)
-        section = self.section_by_question.get(folded)
-        if section:
-            hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
         if not hits or hits[0].coverage < self._bar(text):
             learned = self._learned_answer(text, query, state)
             if learned:
@@ -270,6 +270,14 @@ class Bot:
         return self._answer(hits, query), state
 
     # -- steps ---------------------------------------------------------------
+
+    def _section_answer(self, section: str, text: str) -> dict:
+        """The section's best passage for its own question (its first when none ranks)."""
+        query = self.parser.parse(text)
+        hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
+        if not hits:
+            hits = [Hit(next(p for p in self.passages if p.section == section), 0.0, 1.0)]
+        return self._answer(hits, query)
 
     def _learned_answer(self, text: str, query: Query, state: dict) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
