@@ -9,6 +9,7 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.core import load_bot
+from chatbot.core.dialogue import fold
 from chatbot.core.examples import load_examples
 from chatbot.core.risk import Risk
 from chatbot.core.safety import Assessment, Safety
@@ -141,15 +142,24 @@ EXAMPLES = load_examples(ROOT / "corpus")
 
 def test_labelled_crises_and_emergencies_are_shown_help(bot):
     risky = [e for e in EXAMPLES if e.kind != "none"]
-    missed = [f"{e.where}: {e.text[:80]}" for e in risky if not shown(bot.reply(e.text, {})[0])]
+    missed = [f"{e.where}: {e.text[:80]}" for e in risky
+              if not bot.safety.assess(e.text, fold(e.text)).level]
     assert len(missed) <= len(risky) // 200, missed  # at most 0.5%
 
 
 def test_labelled_ordinary_messages_are_almost_never_derailed(bot):
     ordinary = [e for e in EXAMPLES if e.kind == "none"]
     derailed = [f"{e.where}: {e.text[:80]}" for e in ordinary
-                if bot.reply(e.text, {})[0]["kind"] in {"crisis", "emergency"}]
+                if bot.safety.assess(e.text, fold(e.text)).sure]
     assert len(derailed) <= len(ordinary) // 100, derailed  # at most 1%
+
+
+def test_the_engine_routes_as_the_safety_assessment_says(bot):
+    """What the two tests above check through `assess` is what a person gets from `reply`."""
+    for e in EXAMPLES[::40]:
+        found, (reply, _) = bot.safety.assess(e.text, fold(e.text)), bot.reply(e.text, {})
+        assert shown(reply) == found.level, e.text
+        assert (reply["kind"] in {"crisis", "emergency"}) == found.sure, e.text
 
 
 @pytest.mark.parametrize("text", EMERGENCIES)
