@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from conftest import DEV_CASES, ROOT
+from chatbot.config import Settings
+from chatbot.core import load_bot
 
 sys.path.insert(0, str(DEV_CASES.parent))
 from chat_eval import judge  # noqa: E402  (the scorer the held-out set is judged by)
@@ -356,3 +358,14 @@ def test_a_long_question_the_article_does_not_answer_is_still_not_covered(bot, q
     reply, _ = bot.reply(question, {})
     assert reply["kind"] == "no_answer"
 
+
+
+def test_a_patients_words_are_not_kept_after_the_reply():
+    """Nothing keyed by what a patient types outlives the reply (with the reply cache off):
+    not the word stems, not the speller's corrections."""
+    bot = load_bot(Settings(reply_cache_size=0, cache_dir=None))
+    stems_before = dict(bot.analyzer.stems)
+    bot.reply("can zorblaxian methotrexat make my quixoticaly itchy skin worse", {})
+    assert bot.analyzer.stems == stems_before
+    assert not [k for k in vars(bot.parser.speller).values()
+                if isinstance(k, dict) and ("zorblaxian" in k or "quixoticaly" in k)]

@@ -599,3 +599,30 @@ def test_chat_eval_dev_cases_score_100_percent_over_the_websocket(server):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "100.0%" in result.stdout.splitlines()[-1]
+
+
+def test_the_chat_never_agrees_to_compressed_frames(server):
+    """permessage-deflate would let a 4 KB frame inflate to megabytes before any size check."""
+    import base64
+    import os
+    import socket
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                      f"Origin: {server.origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                      "\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed the connection"
+            head += chunk
+    finally:
+        sock.close()
+    status, *headers = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert status.startswith("HTTP/1.1 101")
+    assert not [h for h in headers if h.lower().startswith("sec-websocket-extensions")]
+    # and a normal chat still works
+    assert ask_once(server, "what are biologics")["kind"] == "answer"

@@ -57,3 +57,4 @@ def test_rest_checks_a_long_message_for_risk_before_its_length(server):
     assert status == 200 and body["kind"] == "crisis" and body["safety"]["level"] == "crisis"
     status, _, body = rest_ask(server, {"text": STORY * 6})
     assert status == 400 and body["code"] == "text_too_long"
+

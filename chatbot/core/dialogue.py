@@ -123,6 +123,7 @@ class Bot:
         stems = self.analyzer.stems
         if stems.keys() != known.keys():
             stem_cache.save(stems)
+        self.analyzer.freeze()  # from here on every word is a patient's: none is kept
         self.min_confidence = settings.min_confidence
         # replies depend only on (text, state), and patients ask the same questions (every
         # suggestion chip is one): recent replies are kept in memory, never written anywhere

@@ -25,6 +25,7 @@ OLDER_AGE, OLDER_WORD = 65, "elderly"
 YOUNG_AGE, YOUNG_WORD = 12, "child"  # "my son is 9": the lexicon entry of young children
 AGE_BEFORE = {"is", "am", "im", "aged", "age", "turned", "turning", "hes", "shes"}
 MAX_QUERY_WORDS = 60  # a question is read this far: longer pastes cost time and add nothing
+MAX_CORRECTIONS = 8  # unknown words a message may have corrected (see QueryParser._corrected)
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
 _SENTENCE = re.compile(r"[^.!?:;\n]+[.!?:;\n]*")  # "Quick question: is it safe?" is two
 _ASKS = re.compile(r"\?\s*$|^\W*(what|whats|how|why|when|where|who|which|can|could|is|are|does|do|"
@@ -128,11 +129,22 @@ class QueryParser:
             return [False] * sum(len(ws) for ws, _ in sentences)
         return [not asks for ws, asks in sentences for _ in ws]
 
+    def _corrected(self, raw: list[str]) -> list[str]:
+        """The words with typos corrected, trying at most MAX_CORRECTIONS words a message: a
+        real question has a few typos, a paste of made-up words could cost 10 ms."""
+        out, tried = [], 0
+        for w in raw:
+            if tried < MAX_CORRECTIONS and self.analyzer.is_content(w) and not self.speller.knows(w):
+                tried += 1
+                w = self.speller.correct(w)
+            out.append(w)
+        return out
+
     def parse(self, text: str) -> Query:
         typed = words(text)[:MAX_QUERY_WORDS]
         raw, joined = self.speller.join_names(typed)
         aside = self._asides(text)[:MAX_QUERY_WORDS] if len(raw) == len(typed) else []
-        fixed = [self.speller.correct(w) if self.analyzer.is_content(w) else w for w in raw]
+        fixed = self._corrected(raw)
         stems = [self.analyzer.stem(w) for w in fixed]
         # a medicine's classes come back below as part credit
         matches = sorted(self.lexicon.specific(self.lexicon.matches(stems)),

@@ -17,7 +17,6 @@ from nltk.metrics.distance import edit_distance
 MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from ordinary words
 MIN_TARGET_LEXICON_WORD = 6  # lexicon words are drug and lay terms, so a little shorter is safe
 MIN_WORD = 4
-MAX_WORD = 30  # longer than any medicine's name: not a typo of one, and costly to correct
 MIN_JOINED_NAME = 7  # a medicine name typed in pieces ("metho trexate") is at least this long
 MAX_PIECES = 5  # "tra low kin you mab"
 
@@ -48,7 +47,9 @@ class SpellingCorrector:
         for name in sorted(n for n in names if len(n) >= MIN_JOINED_NAME and n.isalpha()):
             self._names_by_start.setdefault(name[:2], []).append(name)
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
-        self._cache: dict[str, str] = {}
+        # no target is longer than this, so no longer word is within reach of one: the bound
+        # on the work a made-up word can cost (a 30-letter one has 435 two-letter deletions)
+        self._max_word = max((len(t) for t in targets), default=0) + 2
 
     def prepare(self) -> None:
         """Builds the deletion index and reads the dictionary now (a server does, so no
@@ -116,13 +117,15 @@ class SpellingCorrector:
                     best, best_d, best_n = name, d, n
         return best, best_n
 
+    def knows(self, word: str) -> bool:
+        """Whether the word needs no correcting: known, or too short or long to be a typo."""
+        return word in self.known or not MIN_WORD <= len(word) <= self._max_word \
+            or not word.isalpha()
+
     def correct(self, word: str) -> str:
         """The closest target within 1-2 edits (ties: the lexicon's order), or the word itself."""
-        if word in self.known or not MIN_WORD <= len(word) <= MAX_WORD or not word.isalpha():
+        if self.knows(word):
             return word
-        cached = self._cache.get(word)
-        if cached is not None:
-            return cached
         if self.is_word(word):
             return word
         limit = _max_distance(word)
@@ -135,6 +138,4 @@ class SpellingCorrector:
             d = edit_distance(word, cand, transpositions=True)
             if d <= min(limit, _max_distance(cand)) and d < best_d:
                 best, best_d = cand, d
-        if len(self._cache) < 10_000:
-            self._cache[word] = best
-        return best
+        return best  # not cached: a patient's words are never kept after the reply

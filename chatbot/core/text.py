@@ -74,6 +74,7 @@ class Analyzer:
         self._stemmer = SnowballStemmer("english")
         self._known = stems or {}
         self._cache: dict[str, str] = {}
+        self._frozen = False
 
     @property
     def stems(self) -> dict[str, str]:
@@ -81,12 +82,19 @@ class Analyzer:
         return dict(self._cache)
 
     def stem(self, word: str) -> str:
-        """Cached: the same few thousand words recur in every query."""
+        """Cached for the corpus's own words, which recur in every query. Once `freeze()` is
+        called (the corpus is indexed), a new word is stemmed and forgotten: a patient's
+        words are never kept after the reply, and junk cannot grow the cache."""
         stem = self._cache.get(word)
         if stem is None:
             stem = self._known.get(word) or self._stemmer.stem(word)
-            self._cache[word] = stem
+            if not self._frozen:
+                self._cache[word] = stem
         return stem
+
+    def freeze(self) -> None:
+        """From now on, remember no new words (see `stem`)."""
+        self._frozen = True
 
     def is_content(self, word: str) -> bool:
         return word not in self.stopwords and len(word) > 1

@@ -220,21 +220,38 @@ class _SocketResponse(Response):
         return []
 
 
+# What the websocket handshake needs of the upgrade request. simple-websocket keeps the
+# environ it is given for the life of the chat and offers every HTTP_ header to wsproto:
+# passing only these keeps no cookie or oversized header in memory for hours, and leaves out
+# Sec-WebSocket-Extensions, so permessage-deflate is never agreed (a 4 KB compressed frame
+# could inflate to megabytes before any size check).
+_HANDSHAKE_HEADERS = ("HTTP_HOST", "HTTP_UPGRADE", "HTTP_CONNECTION", "HTTP_SEC_WEBSOCKET_KEY",
+                      "HTTP_SEC_WEBSOCKET_VERSION", "HTTP_SEC_WEBSOCKET_PROTOCOL")
+_SOCKET_KEYS = ("werkzeug.socket", "gunicorn.socket", "eventlet.input", "wsgi.input",
+                "SERVER_SOFTWARE")
+
+
+def handshake_environ(environ: dict) -> dict:
+    """The part of a WSGI environ the websocket library needs (see _HANDSHAKE_HEADERS)."""
+    return {k: environ[k] for k in _HANDSHAKE_HEADERS + _SOCKET_KEYS if k in environ}
+
+
 def websocket_route(app: Flask, path: str, handler: Callable[[ChatSocket], None],
                     **options) -> None:
     """Like flask-sock's `@sock.route(path)`: `handler(ws)` runs for the life of a connection;
     `options` go to ChatSocket (send_timeout, ping_interval, max_message_size...)."""
 
     def view() -> Response:
-        ws = ChatSocket(request.environ, **options)
+        ws = ChatSocket(handshake_environ(request.environ), **options)
         try:
             handler(ws)
         except ConnectionClosed:
             pass
-        try:
-            ws.close()
-        except ConnectionClosed:  # the client closed first, or the connection was dropped
-            pass
+        finally:
+            try:
+                ws.close()
+            except ConnectionClosed:  # the client closed first, or the connection was dropped
+                pass
         return _SocketResponse(ws.mode)
 
     app.add_url_rule(path, handler.__name__, view, websocket=True)
