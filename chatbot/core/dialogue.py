@@ -192,15 +192,18 @@ class Bot:
     def _reply(self, text: str, state: dict) -> tuple[dict, dict]:
         """Safety first, on the whole message; then the answer, with a notice if risk is doubtful."""
         folded = fold(text)
-        if not folded:
-            return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
+        # the model reads every script; the rest of the engine only Latin letters, so a message
+        # in Korean or Chinese is judged for risk before it is found to have no words to answer
         found = self.safety.assess(text, folded)
         if found.sure:
             return self._safety(found), state
         if len(text) > MAX_INPUT_CHARS:
             text = text[:MAX_INPUT_CHARS]
             folded = fold(text)
-        reply, state = self._respond(text, folded, state)
+        if folded:
+            reply, state = self._respond(text, folded, state)
+        else:
+            reply = self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions)
         if found.level:
             reply["safety"] = self.safety.notice(found, self.numbers)
         return reply, state
