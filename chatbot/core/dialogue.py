@@ -175,7 +175,7 @@ class Bot:
         cached = self._cache.get(key)
         if cached is None:
             cached = self._reply(text, state)
-            if self._cache_size:
+            if self._cache_size and len(text) <= MAX_INPUT_CHARS:  # no huge keys held
                 if len(self._cache) >= self._cache_size:
                     self._cache.pop(next(iter(self._cache)))  # the oldest
                 self._cache[key] = cached
