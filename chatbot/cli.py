@@ -434,7 +434,8 @@ def _check(settings: Settings, cv: bool) -> int:
     from chatbot.core import load_bot
     from chatbot.core.examples import example_files, load_examples
     from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
-    from chatbot.core.risk import MODEL_FILE, RiskModel, data_key
+    from chatbot.core.classifier import data_key
+    from chatbot.core.risk import MODEL_FILE, RiskModel
     problems: list[str] = []
     try:
         load_bot(settings)

@@ -18,7 +18,8 @@ import numpy as np
 from chatbot.core.corpus import CorpusError
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
 from chatbot.core.examples import EXAMPLES_DIR, Example, example_files, load_examples
-from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel, buckets, data_key
+from chatbot.core.classifier import buckets, data_key
+from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
 
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
 # typo nobody else makes), which keeps the model small without losing recall.

@@ -11,7 +11,8 @@ import pytest
 
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
 from chatbot.core.examples import example_files, load_examples
-from chatbot.core.risk import CLASSES, MODEL_FILE, RiskModel, buckets, data_key, model_for, tokens
+from chatbot.core.classifier import buckets, data_key, tokens
+from chatbot.core.risk import CLASSES, MODEL_FILE, RiskModel, model_for
 from chatbot.training import C, CLASS_WEIGHT, _matrix, fit_pipeline, to_model
 from live import ROOT
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chatbot.core.classifier import (TextClassifier, buckets, data_key, features,  # noqa: F401
-                                     saved_or_trained, sentences, tokens)
+from chatbot.core.classifier import TextClassifier, saved_or_trained, sentences, tokens
 from chatbot.core.examples import KINDS, example_files
 
 CLASSES = KINDS

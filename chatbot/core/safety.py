@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.core.corpus import CorpusError
-from chatbot.core.risk import Risk, RiskModel, tokens
+from chatbot.core.classifier import tokens
+from chatbot.core.risk import Risk, RiskModel
 
 # The graded policy's tuning (bench/safety_quality.py measures it by leaving authors out):
 NOTICE_AT = 0.2  # P(crisis or emergency), of the message or a sentence in it, for a notice
