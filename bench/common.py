@@ -25,7 +25,10 @@ DEV_CASES = ROOT / "tests" / "shared" / "eval" / "dev_cases.jsonl"  # the copy o
 ECHO_APP = "bench.echo_app:create_app()"
 # Load benchmarks send far more than a patient can type; the per-connection rate limit
 # (20 messages / 10 s by default) is raised for them, and RESULTS.md says so.
-UNLIMITED = {"RATE_LIMIT_MESSAGES": "1000000000", "RATE_LIMIT_SECONDS": "1"}
+UNLIMITED = {"RATE_LIMIT_MESSAGES": "1000000000", "RATE_LIMIT_SECONDS": "1",
+             "CLIENT_CHATS": "1000000", "CLIENT_MESSAGES": "1000000000",
+             "CLIENT_MESSAGE_RATE": "1000000000", "CLIENT_ASKS": "1000000000",
+             "CLIENT_ASK_RATE": "1000000000"}
 
 
 def questions() -> list[str]:

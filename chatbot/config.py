@@ -10,7 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from urllib.parse import urlsplit
+
+IPNetwork = IPv4Network | IPv6Network
 
 DEFAULT_CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -60,9 +63,54 @@ def _cache_dir(env: Mapping[str, str]) -> Path | None:
     return Path(base) / "eczema-chatbot"
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normal_origin(raw: str) -> str | None:
+    """An origin as browsers send it, `scheme://host[:port]` in lower case without the
+    scheme's default port, or None when `raw` is not one (a path, `*`, `null`, no scheme)."""
+    raw = raw.strip().lower()
+    if raw.endswith("/"):
+        raw = raw[:-1]
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query \
+            or parts.fragment or "@" in parts.netloc or any(c.isspace() or c in "*\\\"'<>" for c in raw):
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
 def _origins(raw: str) -> tuple[str, ...]:
-    """Origins are compared exactly as browsers send them: scheme://host[:port], no slash."""
-    return tuple(o.strip().rstrip("/").lower() for o in raw.split(",") if o.strip())
+    """ALLOWED_ORIGINS: comma-separated origins, each exactly as a browser sends it. A value
+    that is not one (`*`, a path, no scheme) stops start-up: a typo would otherwise lock every
+    clinic page out, or let in more than the operator meant."""
+    origins = []
+    for item in (o for o in raw.split(",") if o.strip()):
+        origin = normal_origin(item)
+        if origin is None:
+            raise ConfigError(f"ALLOWED_ORIGINS must list origins like https://clinic.example "
+                              f"(scheme and host, an optional port, no path or *); got {item.strip()!r}")
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    """TRUSTED_PROXIES: addresses or networks (127.0.0.1, 10.0.0.0/8) whose X-Forwarded-For
+    names the client; nobody else's is believed, since any client can send that header."""
+    networks = []
+    for item in (p.strip() for p in raw.split(",") if p.strip()):
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"TRUSTED_PROXIES must list IP addresses or networks like "
+                              f"127.0.0.1 or 10.0.0.0/8; got {item!r}") from None
+    return tuple(networks)
 
 
 def _public_url(env: Mapping[str, str]) -> str | None:
@@ -81,6 +129,10 @@ def _public_url(env: Mapping[str, str]) -> str | None:
             or any(c.isspace() or c in "\"'<>?#" for c in raw):
         raise ConfigError(f"PUBLIC_URL must be the server's address, {example}; got {raw!r}")
     return raw.rstrip("/")
+
+
+def _float_min(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    return _float(env, name, default, minimum, float("inf"))
 
 
 @dataclass(frozen=True)
@@ -103,6 +155,15 @@ class Settings:
     idle_timeout: int = 300
     ping_interval: int = 25
     send_timeout: int = 10  # seconds a reply may wait for a client that is not reading
+    # per-client limits (one client: one address, see chatbot/server/clients.py), per worker
+    development: bool = False  # `chatbot serve`: pages on localhost may chat
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    client_chats: int = 100  # open chats and REST requests at once
+    client_messages: int = 600  # chat messages at once (a burst) across all its chats...
+    client_message_rate: float = 30.0  # ...then this many a second
+    client_asks: int = 120  # REST questions at once (a burst)...
+    client_ask_rate: float = 2.0  # ...then this many a second
+    body_timeout: int = 10  # seconds a REST request may take to send its body
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -126,4 +187,11 @@ class Settings:
             idle_timeout=_int(env, "IDLE_TIMEOUT", 300, 1),
             ping_interval=_int(env, "PING_INTERVAL", 25, 0),
             send_timeout=_int(env, "SEND_TIMEOUT", 10, 1),
+            trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
+            client_chats=_int(env, "CLIENT_CHATS", 100, 1),
+            client_messages=_int(env, "CLIENT_MESSAGES", 600, 1),
+            client_message_rate=_float_min(env, "CLIENT_MESSAGE_RATE", 30.0, 0.01),
+            client_asks=_int(env, "CLIENT_ASKS", 120, 1),
+            client_ask_rate=_float_min(env, "CLIENT_ASK_RATE", 2.0, 0.01),
+            body_timeout=_int(env, "BODY_TIMEOUT", 10, 1),
         )

@@ -315,25 +315,30 @@ def test_welcome(bot):
 
 
 def test_cached_replies_are_equal_and_independent(bot):
-    first, state = bot.reply("side effects of methotrexate", {})
+    question = next(q for q in bot.public_questions() if "methotrexate" in q.lower())
+    first, state = bot.reply(question, {})
     first["suggestions"].append("tampered")
     first["source"]["section"] = "tampered"
     state["entity"] = "tampered"
-    again, again_state = bot.reply("side effects of methotrexate", {})
+    again, again_state = bot.reply(question, {})
+    assert question in bot._cache
     assert "tampered" not in again["suggestions"] and again["source"]["section"] != "tampered"
-    assert again_state["entity"] == "methotrexate"
+    assert again_state.get("entity") != "tampered"
 
 
-def test_the_cache_is_bounded_and_can_be_turned_off():
+def test_the_cache_holds_public_questions_only_and_can_be_turned_off():
+    """What patients type is never kept (a cached reply's speed would tell another patient
+    it was asked); the chips and the article's questions are, all of them from the start."""
     from chatbot.config import Settings
     from chatbot.core import load_bot
-    small = load_bot(Settings(reply_cache_size=2))
+    small = load_bot(Settings(reply_cache_size=2)).prepare()
+    assert list(small._cache) == small.public_questions()[:2]
     for q in ["what are biologics", "what is mtx", "what is adbry", "dupixent pink eye"]:
         small.reply(q, {})
-    assert len(small._cache) == 2
-    off = load_bot(Settings(reply_cache_size=0))
-    a, _ = off.reply("what are biologics", {})
-    b, _ = off.reply("what are biologics", {})
+    assert list(small._cache) == small.public_questions()[:2]
+    off = load_bot(Settings(reply_cache_size=0)).prepare()
+    a, _ = off.reply(off.public_questions()[0], {})
+    b, _ = off.reply(off.public_questions()[0], {})
     assert a == b and not off._cache
 
 

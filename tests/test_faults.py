@@ -28,7 +28,8 @@ ERROR_CODES = {"message_too_large", "binary_frame", "invalid_json", "invalid_mes
                "invalid_id", "unknown_type", "invalid_text", "empty_text", "text_too_long",
                "rate_limited"}
 # Fuzzing needs every frame to reach the parser, not the per-connection rate limiter.
-NO_RATE_LIMIT = {"RATE_LIMIT_MESSAGES": "1000000", "RATE_LIMIT_SECONDS": "1"}
+NO_RATE_LIMIT = {"RATE_LIMIT_MESSAGES": "1000000", "RATE_LIMIT_SECONDS": "1",
+                 "CLIENT_MESSAGES": "1000000", "CLIENT_MESSAGE_RATE": "1000000"}
 
 
 class ClosedByServer(Exception):

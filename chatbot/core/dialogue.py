@@ -125,13 +125,16 @@ class Bot:
             stem_cache.save(stems)
         self.analyzer.freeze()  # from here on every word is a patient's: none is kept
         self.min_confidence = settings.min_confidence
-        # replies depend only on (text, state), and patients ask the same questions (every
-        # suggestion chip is one): recent replies are kept in memory, never written anywhere
+        # replies depend only on (text, state), and many patients tap the same suggestion
+        # chips. Only those public questions are cached, and all of them from the start: a
+        # reply served fast because another patient asked the same words first would tell
+        # whoever times it what that patient asked (see public_questions)
         self._cache: dict[tuple, tuple[dict, dict]] = {}
         self._cache_size = settings.reply_cache_size
         self.sections = [s for d in self.documents for s in d.sections]
         # a tapped suggestion is a section question, word for word: answer from that section
         self.section_by_question = {fold(s): s for s in self.sections}
+        self._public = frozenset(self.public_questions())
         self.section_by_id = {section_id(s): s for s in self.sections}
         self.passage_index = {p.id: i for i, p in enumerate(self.passages)}
         self.numbers = {"emergency_number": settings.emergency_number,
@@ -139,10 +142,21 @@ class Bot:
                         "crisis_line": settings.crisis_line}
 
     def prepare(self) -> "Bot":
-        """Builds what `ask` builds only on demand; a long-running server calls this at start."""
+        """Builds what `ask` builds only on demand; a long-running server calls this at start,
+        and fills the reply cache with every public question's reply."""
         self.parser.speller.prepare()
         _ = self.answers
+        for text in self.public_questions()[:self._cache_size]:
+            self.reply(text, {})
         return self
+
+    def public_questions(self) -> list[str]:
+        """What every patient is offered word for word (the suggestion chips and the
+        article's own questions): the only messages whose replies are cached. Their replies
+        are public, and are all cached at start, so how fast one comes back says nothing
+        about what anyone else has asked."""
+        texts = self.talk.suggestions + self.talk.clarify_suggestions + list(self.sections)
+        return list(dict.fromkeys(texts))
 
     @property
     def answers(self) -> AnswerModel | None:
@@ -171,14 +185,12 @@ class Bot:
         """The reply object for one message and the conversation state to pass next time."""
         state = self._clean_state(state)
         text = text[:MAX_SAFE_FRAME] if isinstance(text, str) else ""
-        key = (text, state.get("entity"), state.get("topic"))
-        cached = self._cache.get(key)
+        public = not state.get("entity") and not state.get("topic") and text in self._public
+        cached = self._cache.get(text) if public else None
         if cached is None:
             cached = self._reply(text, state)
-            if self._cache_size and len(text) <= MAX_INPUT_CHARS:  # no huge keys held
-                if len(self._cache) >= self._cache_size:
-                    self._cache.pop(next(iter(self._cache)))  # the oldest
-                self._cache[key] = cached
+            if public and len(self._cache) < self._cache_size:
+                self._cache[text] = cached
         reply, new_state = cached
         return _copy(reply), dict(new_state)
 

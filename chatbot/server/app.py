@@ -19,11 +19,13 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from chatbot.config import ConfigError, Settings
 from chatbot.core.corpus import CorpusError
-from chatbot.server import article, boot, chat, headers
+from chatbot.server import article, boot, chat, headers, origins
 from chatbot.server.assets import Asset, load_dir
+from chatbot.server.body import read_body
 from chatbot.server.chat import Conversation, ProtocolError, ReplyFrames
+from chatbot.server.clients import CHATS_RETRY_AFTER, Clients, client_address
 from chatbot.server.events import EventLog
-from chatbot.server.origins import LOCAL_HOSTS, is_allowed
+from chatbot.server.origins import LOCAL_HOSTS
 from chatbot.server.websocket import SendTimedOut, websocket_route
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
@@ -58,13 +60,16 @@ def create_app(settings: Settings | None = None, bot=None) -> Flask:
     pages = article.render_all(documents, bot.welcome().get("disclaimer", ""))
     app.extensions["chatbot"] = {
         "settings": settings, "bot": bot, "log": log,
-        "frames": ReplyFrames(settings.reply_cache_size),
+        "frames": ReplyFrames(settings.reply_cache_size, bot),
+        "clients": Clients(settings),
+        "own_origin": origins.own_origin(settings.public_url),
         "web": load_dir(WEB_DIR),  # read and compressed once: see assets.py
         "articles": {slug: Asset.build(html.encode("utf-8"), "article.html")
                      for slug, html in pages.items()},
         "embeds": {},  # /embed.html filled in, by the address it names
     }
-    app.before_request(_check_origin)
+    app.before_request(_admit)
+    app.teardown_request(_release)
     app.after_request(headers.secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -101,21 +106,49 @@ def _ext() -> dict:
     return current_app.extensions["chatbot"]
 
 
-def _error(code: str, msg_id=None, settings: Settings | None = None) -> Response:
-    err = ProtocolError(code, settings or _ext()["settings"], msg_id)
-    return Response(json.dumps(err.frame()), status=err.status, mimetype="application/json")
+def _error(code: str, msg_id=None, settings: Settings | None = None,
+           retry_after: float | None = None) -> Response:
+    return _refusal(ProtocolError(code, settings or _ext()["settings"], msg_id, retry_after))
 
 
-def _check_origin() -> Response | None:
-    """Refuses other sites' pages before any websocket upgrade or question (403)."""
+def _refusal(err: ProtocolError) -> Response:
+    """An error as an HTTP response; a 429 says when to try again (Retry-After)."""
+    response = Response(json.dumps(err.frame()), status=err.status, mimetype="application/json")
+    if err.retry_after is not None:
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
+
+
+def _admit() -> Response | None:
+    """Before any websocket upgrade or question: refuses other sites' pages (403), and a
+    client with too many chats or requests open already (429; see clients.py)."""
     if request.path not in {"/ws", "/api/ask"}:
         return None
-    origin = request.headers.get("Origin")
-    if is_allowed(origin, request.host, _ext()["settings"].allowed_origins):
-        g.cors_origin = origin
+    ext = _ext()
+    settings = ext["settings"]
+    origin = origins.check(request.headers.get("Origin"), request.host,
+                           settings.allowed_origins, ext["own_origin"], settings.development)
+    if origin is None:
+        ext["log"].emit("refused_origin", origin=request.headers.get("Origin"),
+                        path=request.path)
+        return _error("forbidden_origin")
+    g.cors_origin = origin
+    if request.method == "OPTIONS":
         return None
-    _ext()["log"].emit("refused_origin", origin=origin, path=request.path)
-    return _error("forbidden_origin")
+    key = client_address(request.environ, settings.trusted_proxies)
+    client = ext["clients"].open(key)
+    if client is None:
+        ext["log"].emit("refused_client", code="too_many_chats", path=request.path)
+        return _error("too_many_chats", retry_after=CHATS_RETRY_AFTER)
+    g.client_key, g.client = key, client
+    return None
+
+
+def _release(_exc: BaseException | None) -> None:
+    """The end of a chat or REST request admitted by _admit: its slot is free again."""
+    key = g.pop("client_key", None)
+    if key is not None:
+        _ext()["clients"].close(key)
 
 
 def healthz() -> dict:
@@ -128,23 +161,28 @@ def ask() -> Response:
     if request.method == "OPTIONS":  # CORS preflight from an allowed origin
         return Response(status=204)
     ext = _ext()
-    settings, log = ext["settings"], ext["log"]
-    raw = request.get_data().decode("utf-8", "replace")
+    settings, log, client = ext["settings"], ext["log"], g.client
     try:
+        raw = read_body(request.environ, MAX_BODY_BYTES, settings.body_timeout,
+                        _rest_settings(settings))
         msg = chat.parse_message(raw, _rest_settings(settings))
         msg_id = chat.message_id(msg, settings)
         context = chat.client_context(msg, settings, msg_id) or {}
+        wait = client.asks.take()
         try:
+            if wait:
+                raise ProtocolError("rate_limited", settings, msg_id, retry_after=wait)
             text = chat.question_text(msg, settings, msg_id)
-        except ProtocolError as refusal:  # safety before the length limit
-            if refusal.code != "text_too_long":
+        except ProtocolError as refusal:  # safety before the length and rate limits
+            if refusal.code not in {"text_too_long", "rate_limited"} or client.rescues.take():
                 raise
-            reply, new_state = chat.rescue(ext["bot"], raw, refusal, log, "rest"), context
+            reply, new_state = chat.rescue(ext["bot"], msg, refusal, log, "rest"), context
         else:
             reply, new_state = chat.answer(ext["bot"], text, context, settings, log, "rest", msg_id)
     except ProtocolError as err:
         log.emit("error", code=err.code, channel="rest")
-        return _error(err.code, err.msg_id, _rest_settings(settings))
+        return _refusal(ProtocolError(err.code, _rest_settings(settings), err.msg_id,
+                                      err.retry_after))
     body = {**{k: v for k, v in reply.items() if k != "id"}, "context": new_state}
     if msg_id is not None:
         body["id"] = msg_id
@@ -160,7 +198,7 @@ def chat_socket(ws) -> None:
     """One patient's chat: welcome, then one answer frame per incoming frame."""
     ext = _ext()
     settings, log = ext["settings"], ext["log"]
-    conversation = Conversation(ext["bot"], settings, log, ext["frames"])
+    conversation = Conversation(ext["bot"], settings, log, ext["frames"], g.client)
     opened = time.monotonic()
     log.emit("connect")
     reason = "client_closed"

@@ -8,6 +8,7 @@ imports Flask.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -33,6 +34,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_context": (400, "\"context\" must be the object from the last reply, or null."),
     "rate_limited": (429, "Too many messages: at most {rate_limit_messages} every "
                           "{rate_limit_seconds} seconds. Wait a moment and try again."),
+    "too_many_chats": (429, "Too many chats are open from your network (at most {client_chats})."
+                            " Close one and try again."),
+    "invalid_body": (400, "The request body could not be read. Send it again."),
+    "request_timeout": (408, "The request took too long to arrive. Please send it again."),
     "internal_error": (500, "Something went wrong on our side. Please try again."),
     "forbidden_origin": (403, "This site may not use the chat. Its administrator can add it to "
                               "ALLOWED_ORIGINS."),
@@ -42,19 +47,26 @@ ERRORS: dict[str, tuple[int, str]] = {
 class ProtocolError(Exception):
     """A message the server cannot act on; `code` is stable, `message` is for people."""
 
-    def __init__(self, code: str, settings: Settings, msg_id: Any = None):
+    def __init__(self, code: str, settings: Settings, msg_id: Any = None,
+                 retry_after: float | None = None):
         self.code = code
         self.status, template = ERRORS[code]
         self.message = template.format(
             max_frame_bytes=settings.max_frame_bytes, max_text_chars=settings.max_text_chars,
             rate_limit_messages=settings.rate_limit_messages, max_id=MAX_ID_CHARS,
-            rate_limit_seconds=settings.rate_limit_seconds)
+            rate_limit_seconds=settings.rate_limit_seconds, client_chats=settings.client_chats)
         self.msg_id = msg_id
+        # whole seconds to wait before trying again (429s): the frame's `retry_after`, and
+        # REST's Retry-After header
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
         super().__init__(f"{code}: {self.message}")
 
     def frame(self) -> dict:
         """The error as the protocol sends it."""
-        return {"type": "error", "id": self.msg_id, "code": self.code, "message": self.message}
+        frame = {"type": "error", "id": self.msg_id, "code": self.code, "message": self.message}
+        if self.retry_after is not None:
+            frame["retry_after"] = self.retry_after
+        return frame
 
 
 def parse_message(raw: str | bytes, settings: Settings) -> dict:
@@ -85,12 +97,14 @@ def _json_object(raw: str, settings: Settings) -> dict:
 def message_id(msg: dict, settings: Settings) -> str | int | None:
     """The client's id for a message, echoed on its reply so it can match them up."""
     msg_id = msg.get("id")
-    if msg_id is None:
-        return None
-    if isinstance(msg_id, bool) or not isinstance(msg_id, (str, int)) \
-            or len(str(msg_id)) > MAX_ID_CHARS:
+    if not _valid_id(msg_id):
         raise ProtocolError("invalid_id", settings)
     return msg_id
+
+
+def _valid_id(msg_id: Any) -> bool:
+    return msg_id is None or not isinstance(msg_id, bool) and isinstance(msg_id, (str, int)) \
+        and len(str(msg_id)) <= MAX_ID_CHARS
 
 
 def question_text(msg: dict, settings: Settings, msg_id: Any = None) -> str:
@@ -135,22 +149,33 @@ def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, chann
     return reply, new_state
 
 
-def rescue(bot, raw: str | bytes, refusal: ProtocolError, log: EventLog, channel: str) -> dict:
+def parse_quietly(raw: str | bytes, settings: Settings) -> dict | None:
+    """A frame as a JSON object, or None when it is not one (no error: a refused frame)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return _json_object(raw, settings)
+    except ProtocolError:
+        return None
+
+
+def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel: str) -> dict:
     """The crisis or emergency reply for a message a limit would turn away (too long, too
     large, too many), when it carries any risk; otherwise the refusal is raised.
 
     Safety comes before every limit: someone in crisis who writes at length, or fast, is
     helped, not told to shorten their message. Only the question is read: a frame that is not
-    a JSON object with a text gets the refusal.
+    a JSON object with a text gets the refusal. Callers bound what reading refused messages
+    costs with the client's rescue budget (clients.py): past it a flood is refused unread.
     """
-    text = None
-    if isinstance(raw, str):
-        try:
-            msg = json.loads(raw)
-            text = msg.get("text") if isinstance(msg, dict) else None
-        except (ValueError, RecursionError):
-            pass
-    reply = bot.safety_reply(text.strip()) if isinstance(text, str) and text.strip() else None
+    if msg is None:
+        raise refusal
+    if refusal.msg_id is None and _valid_id(msg.get("id")):
+        refusal.msg_id = msg.get("id")
+    text = msg.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise refusal
+    reply = bot.safety_reply(text.strip())
     if reply is None:
         raise refusal
     log.reply(channel, reply["kind"], reply["confidence"], len(text), 0.0, question=text)
@@ -182,35 +207,27 @@ def _json_id(msg_id: Any) -> str:
 
 
 class ReplyFrames:
-    """Recently sent replies by (question, context), shared by a process's connections.
+    """The finished JSON of every public question's reply (the suggestion chips and the
+    article's own questions: Bot.public_questions), built once at start and shared by a
+    process's connections.
 
-    Most of a cached reply's cost on the wire was building and serializing it again (the
-    engine keeps its own cache of reply objects); this keeps the finished JSON. Nothing is
-    written anywhere, and `size` 0 keeps nothing (REPLY_CACHE_SIZE).
+    Most of a chip's cost on the wire was building and serializing its reply again. Only
+    public questions, asked with no medicine or topic in the context, are kept, and all from
+    the start: a reply served from here takes the same time whoever asked first, so its speed
+    says nothing about what another patient typed. `size` 0 keeps nothing (REPLY_CACHE_SIZE).
     """
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, bot=None):
         self.size = size
-        self._frames: dict[tuple, ReplyFrame] = {}
+        self._frames: dict[str, ReplyFrame] = {}
+        for text in (bot.public_questions() if bot is not None else [])[:size]:
+            self._frames[text] = ReplyFrame(*bot.reply(text, {}))
 
-    @staticmethod
-    def key(text: str, state: dict) -> tuple | None:
-        """The engine's reply depends on the text and the context's medicine and topic only;
-        a context holding anything else there is answered without the cache."""
-        entity, topic = state.get("entity"), state.get("topic")
-        if not all(v is None or isinstance(v, str) for v in (entity, topic)):
+    def get(self, text: str, state: dict) -> ReplyFrame | None:
+        """The frame for a public question asked with an empty context, else None."""
+        if state.get("entity") or state.get("topic"):
             return None
-        return text, entity, topic
-
-    def get(self, key: tuple | None) -> ReplyFrame | None:
-        return self._frames.get(key) if key is not None else None
-
-    def put(self, key: tuple | None, frame: ReplyFrame) -> None:
-        if key is None or not self.size:
-            return
-        if len(self._frames) >= self.size:
-            self._frames.pop(next(iter(self._frames)))  # the oldest
-        self._frames[key] = frame
+        return self._frames.get(text)
 
 
 class Conversation:
@@ -220,11 +237,13 @@ class Conversation:
     reconnects (a new page, a dropped network) carries its conversation on.
     """
 
-    def __init__(self, bot, settings: Settings, log: EventLog, frames: ReplyFrames | None = None):
+    def __init__(self, bot, settings: Settings, log: EventLog, frames: ReplyFrames | None = None,
+                 client=None):
         self.bot = bot
         self.settings = settings
         self.log = log
         self.frames = frames or ReplyFrames(0)
+        self.client = client  # clients.Client: the limits shared by all its chats, or None
         self.state: dict = {}
         self.window = SlidingWindow(settings.rate_limit_messages, settings.rate_limit_seconds)
         self.messages = 0
@@ -244,14 +263,11 @@ class Conversation:
             return json.dumps(err.frame())
 
     def _handle(self, raw: str | bytes) -> str:
-        try:
-            if not self.window.allow():
-                raise ProtocolError("rate_limited", self.settings, self._id_if_any(raw))
-            if isinstance(raw, str) and too_large(raw, self.settings):
-                raise ProtocolError("message_too_large", self.settings, self._id_if_any(raw))
-        except ProtocolError as refusal:
-            return json.dumps({**rescue(self.bot, raw, refusal, self.log, "ws"),
-                               "context": self.state})
+        refusal = self._limit(raw)
+        if refusal is not None:  # read for risk at most once, and within the client's budget
+            if self.client is not None and self.client.rescues.take():
+                raise refusal
+            return self._rescued(parse_quietly(raw, self.settings), refusal)
         msg = parse_message(raw, self.settings)
         msg_id = message_id(msg, self.settings)
         kind = msg.get("type")
@@ -265,25 +281,32 @@ class Conversation:
         except ProtocolError as refusal:
             if refusal.code != "text_too_long":
                 raise
-            return json.dumps({**rescue(self.bot, raw, refusal, self.log, "ws"), "context": self.state})
+            return self._rescued(msg, refusal)
         context = client_context(msg, self.settings, msg_id)
         start = self.state if context is None else context
-        key = self.frames.key(text, start)
-        frame = self.frames.get(key)
+        frame = self.frames.get(text, start)
         if frame is None:
             reply, state = answer(self.bot, text, start, self.settings, self.log, "ws", msg_id)
             frame = ReplyFrame(reply, state)
-            self.frames.put(key, frame)
         else:  # the same log line as a computed reply, so operators see every answer
             self.log.reply("ws", frame.kind, frame.confidence, len(text), 0.0, question=text)
         self.state = dict(frame.state)
         return frame.text(msg_id)
 
-    def _id_if_any(self, raw: str | bytes) -> Any:
-        """Best effort: the id of a refused frame, so the client knows which one it was."""
-        if not isinstance(raw, str):
-            return None
-        try:
-            return message_id(_json_object(raw, self.settings), self.settings)
-        except ProtocolError:
-            return None
+    def _limit(self, raw: str | bytes) -> ProtocolError | None:
+        """The refusal for a frame over a limit (this chat's rate, its client's rate across
+        all its chats, the frame size), or None."""
+        wait = 0.0 if self.window.allow() else self.window.retry_after()
+        if not wait and self.client is not None:
+            wait = self.client.messages.take()
+        if wait:
+            return ProtocolError("rate_limited", self.settings, retry_after=wait)
+        if isinstance(raw, str) and too_large(raw, self.settings):
+            return ProtocolError("message_too_large", self.settings)
+        return None
+
+    def _rescued(self, msg: dict | None, refusal: ProtocolError) -> str:
+        """The safety reply for a refused message that carries risk (see rescue), or the
+        refusal with the message's id when it has one."""
+        reply = rescue(self.bot, msg, refusal, self.log, "ws")
+        return json.dumps({**reply, "context": self.state})

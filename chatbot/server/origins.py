@@ -2,37 +2,67 @@
 
 Browsers attach an `Origin` header to websocket handshakes and to cross-site
 POSTs, and a page cannot forge it. So a request from a browser is allowed only
-when its origin is the server's own, a local development origin, or one the
-operator listed in ALLOWED_ORIGINS. Requests without an Origin come from
-non-browser clients (curl, scripts, the eval tool); they cannot be used for
-hijacking a patient's browser, so they are allowed.
+when its origin is exactly (scheme, host and port) one of:
+
+- an origin the operator listed in ALLOWED_ORIGINS;
+- the server's own, from PUBLIC_URL; never from the request's `Host`, which a DNS
+  rebinding page controls (its origin and Host are both the attacker's name);
+- a local page (localhost, 127.0.0.1, [::1]) in development (`chatbot serve`), or when
+  the server is itself reached on a loopback address (the Procfile run on a laptop, the
+  eval tool): Origin and Host are then both local, and no page elsewhere can make a
+  browser send a loopback Origin with a loopback Host. The Host's port is not compared,
+  because websocket clients such as simple-websocket's leave it out.
+
+Requests without an Origin come from non-browser clients (curl, scripts, the eval
+tool); they cannot be used for hijacking a patient's browser, so they are allowed.
 """
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from chatbot.config import normal_origin
+
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
-def is_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """True when a request with this Origin and Host header may chat.
+def own_origin(public_url: str | None) -> str | None:
+    """The origin of PUBLIC_URL (its path, if any, is not part of an origin)."""
+    if not public_url:
+        return None
+    parts = urlsplit(public_url)
+    return normal_origin(f"{parts.scheme}://{parts.netloc}")
 
-    `allowed` holds origins as config.py normalises them (lower case, no slash).
+
+def check(origin: str | None, host: str | None, allowed: tuple[str, ...],
+          own: str | None = None, development: bool = False) -> str | None:
+    """The normalised origin when a request with this Origin (and Host) may chat, "" for a
+    request without an Origin (not a browser), None when it is refused.
+
+    `allowed` holds origins as config.py normalises them; `own` is own_origin(PUBLIC_URL).
     """
     if origin is None:
-        return True
-    origin = origin.strip().rstrip("/").lower()
-    if origin in allowed:
-        return True
+        return ""
+    normal = normal_origin(origin)
+    if normal is None:
+        return None  # includes "null" (sandboxed frames, file:// pages)
+    if normal in allowed or normal == own:
+        return normal
+    if _hostname(normal) not in LOCAL_HOSTS:
+        return None
+    if development:
+        return normal
+    # a local page talking to a server reached on a loopback address
+    return normal if host and _hostname(f"http://{host.strip()}") in LOCAL_HOSTS else None
+
+
+def is_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...],
+               own: str | None = None, development: bool = False) -> bool:
+    """True when a request with this Origin and Host header may chat (see check)."""
+    return check(origin, host, allowed, own, development) is not None
+
+
+def _hostname(url: str) -> str | None:
     try:
-        parts = urlsplit(origin)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    if parts.scheme not in {"http", "https"} or not hostname or parts.path:
-        return False  # includes "null" (sandboxed frames, file:// pages)
-    if hostname in LOCAL_HOSTS:
-        return True
-    # The server's own origin: the page came from this host (scheme may differ behind a TLS proxy).
-    return bool(host) and parts.netloc == host.strip().lower()
+        return urlsplit(url).hostname
+    except ValueError:  # a malformed Host header
+        return None

@@ -30,3 +30,42 @@ class SlidingWindow:
             return False
         self.times.append(now)
         return True
+
+    def retry_after(self) -> float:
+        """Seconds until the oldest event leaves the window (0.0 when there is room now)."""
+        if len(self.times) < self.limit:
+            return 0.0
+        return max(0.0, self.seconds - (self.clock() - self.times[0]))
+
+
+class TokenBucket:
+    """Allows a burst of `capacity` events, then `rate` a second: what a client may send
+    across all its connections. A person typing, or a script asking one question after
+    another, stays within the burst; a flood is slowed to `rate` a second."""
+
+    __slots__ = ("capacity", "rate", "clock", "tokens", "updated")
+
+    def __init__(self, capacity: int, rate: float, clock: Callable[[], float] = time.monotonic):
+        self.capacity = capacity
+        self.rate = rate
+        self.clock = clock
+        self.tokens = float(capacity)
+        self.updated = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def take(self) -> float:
+        """Takes one token and returns 0.0, or returns the seconds until one is free."""
+        self._refill()
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+    def full(self) -> bool:
+        """True when the bucket has refilled: forgetting it would change nothing."""
+        self._refill()
+        return self.tokens >= self.capacity
