@@ -8,7 +8,15 @@ machine two instances (4 workers) share the same two cores with nginx and the lo
 generator, so a second instance cannot add CPU here: this run shows the proxy's cost and
 that load is spread; across machines each instance brings its own cores.
 
+The run keeps deploy/nginx.conf's per-client limits on (limit_conn, limit_req, the header
+buffers and timeouts). All its clients come from one address, 127.0.0.1, so the per-address
+numbers that let 40 patients behind one clinic NAT chat at once would refuse most of them:
+--per-address-limit (default: the number of clients) raises just those numbers, the open
+chats per address (limit_conn) and the bursts of the two limit_req zones, in the generated
+copy. The rates and every other limit stay as deployed; the output says what was raised.
+
 usage: python bench/nginx_scaleout.py [--clients 100] [--seconds 10] [--quick]
+                                      [--per-address-limit N]
 """
 from __future__ import annotations
 
@@ -45,9 +53,26 @@ def ensure_nginx() -> str:
     return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def site_config(listen_port: int, upstream_ports: list[int]) -> str:
-    """deploy/nginx.conf with loopback ports in place of the clinic's."""
+# deploy/nginx.conf's per-address numbers that a one-address load generator would hit:
+# `limit_conn chatbot_ws N;` and the `burst=N` of each `limit_req zone=chatbot_...`.
+PER_ADDRESS_LIMITS = [r"(limit_conn chatbot_ws )\d+(;)",
+                      r"(limit_req zone=chatbot_ws_open burst=)\d+( nodelay;)",
+                      r"(limit_req zone=chatbot_ask burst=)\d+( nodelay;)"]
+
+
+def site_config(listen_port: int, upstream_ports: list[int],
+                per_address_limit: int | None = None) -> str:
+    """deploy/nginx.conf with loopback ports in place of the clinic's and, if
+    `per_address_limit` is given, its per-address connection limit and bursts raised to it
+    (the limits stay on: only the numbers change)."""
     text = SITE.read_text()
+    if per_address_limit is not None:
+        for pattern in PER_ADDRESS_LIMITS:
+            text, k = re.subn(pattern, lambda m: f"{m.group(1)}{per_address_limit}{m.group(2)}",
+                              text)
+            if k != 1:
+                raise RuntimeError(f"deploy/nginx.conf has no {pattern!r}: update "
+                                   "PER_ADDRESS_LIMITS")
     servers = "".join(f"    server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n"
                       for p in upstream_ports)
     text, n = re.subn(r"(upstream chatbot \{.*?least_conn;\n)(?:\s*server [^\n]*\n)+",
@@ -61,10 +86,12 @@ def site_config(listen_port: int, upstream_ports: list[int]) -> str:
 class Nginx:
     """nginx in the foreground with its own prefix, so nothing system-wide is touched."""
 
-    def __init__(self, binary: str, upstream_ports: list[int]):
+    def __init__(self, binary: str, upstream_ports: list[int],
+                 per_address_limit: int | None = None):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
-        (self.dir / "chatbot.conf").write_text(site_config(self.port, upstream_ports))
+        (self.dir / "chatbot.conf").write_text(site_config(self.port, upstream_ports,
+                                                           per_address_limit))
         (self.dir / "nginx.conf").write_text(f"""
 daemon off;
 worker_processes auto;
@@ -132,8 +159,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--quick", action="store_true", help="3 s per run")
+    ap.add_argument("--per-address-limit", type=int, default=None,
+                    help="open chats per address and limit_req bursts in the generated "
+                         "config (default: --clients; deploy/nginx.conf has 40)")
     args = ap.parse_args(argv)
     seconds = 3.0 if args.quick else args.seconds
+    per_address = args.per_address_limit or args.clients
+    print(f"nginx limits on; per-address numbers raised to {per_address} for the one-address "
+          f"load generator (limit_conn chatbot_ws, burst of chatbot_ws_open and chatbot_ask); "
+          f"rates, header buffers and timeouts as in deploy/nginx.conf", flush=True)
     raise_fd_limit()
     binary = ensure_nginx()
     version = subprocess.run([binary, "-v"], capture_output=True, text=True).stderr.strip()
@@ -142,7 +176,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows["direct, 1 instance"] = measure(a.ws_url, a.origin, args.clients, seconds, [a.port])
         for label, ports in (("nginx, 1 instance", [a.port]),
                              ("nginx, 2 instances", [a.port, b.port])):
-            proxy = Nginx(binary, ports)
+            proxy = Nginx(binary, ports, per_address)
             try:
                 origin = f"http://127.0.0.1:{proxy.port}"
                 rows[label] = measure(f"ws://127.0.0.1:{proxy.port}/ws", origin, args.clients,
@@ -154,7 +188,10 @@ def main(argv: list[str] | None = None) -> dict:
               f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}  "
               f"spread {r['connections_per_instance']}", flush=True)
     data = {"clients": args.clients, "seconds": seconds, "nginx": version, "rows": rows,
-            "rate_limit_env": UNLIMITED}
+            "rate_limit_env": UNLIMITED,
+            "nginx_limits": {"on": True, "per_address_limit": per_address,
+                             "raised": ["limit_conn chatbot_ws", "chatbot_ws_open burst",
+                                        "chatbot_ask burst"]}}
     Result("nginx_scaleout", "python bench/nginx_scaleout.py" + (" --quick" if args.quick else ""),
            data).save()
     return data

@@ -10,6 +10,7 @@ engine's short CPU-bound replies run one at a time per process.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
 
@@ -26,6 +27,17 @@ GUNICORN_OPTIONS = {
     # ~/.gunicorn/gunicorn.ctl), so a second server on the machine takes over the first's.
     # Nothing here uses gunicornc; operators manage the process with signals.
     "control_socket_disable": True,
+    # Hostile requests (issue 14). gunicorn buffers a request's whole header block before
+    # the app sees it, up to limit_request_fields x limit_request_field_size bytes: with its
+    # defaults (100 x 8190) one request of ~760 KB of headers cost a worker ~75-90 ms of CPU
+    # and was served. 50 fields of 8190 bytes (a browser sends about 15-20, a CDN or proxy
+    # adds a few; 8190 leaves room for a clinic's cookies) halve that ceiling (~400 KB,
+    # ~25 ms); a longer request line gets 414, more or longer headers 431, before any app
+    # code runs (tests/test_server_limits.py). Behind deploy/nginx.conf, nginx caps the
+    # headers at 32 KB first.
+    "limit_request_line": 4094,
+    "limit_request_fields": 50,
+    "limit_request_field_size": 8190,
 }
 
 
@@ -50,7 +62,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
     """Runs the chat server until interrupted and tells the user where to open it.
 
     The articles are read first: a broken one is reported (one line, exit 1) before the
-    address is printed, not after gunicorn has started."""
+    address is printed, not after gunicorn has started. This is the development server:
+    pages on localhost (any port: a dev server beside it) may chat (see origins.py)."""
     from chatbot.core.corpus import CorpusError, load_corpus
     try:
         load_corpus(settings.corpus_dir)
@@ -61,5 +74,6 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
     if ":" in shown:
         shown = f"[{shown}]"
     print(f"Chat running at http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+    settings = replace(settings, development=True)
     _Gunicorn(settings, {**GUNICORN_OPTIONS, "bind": f"{host}:{port}"}).run()
     return 0
