@@ -1,6 +1,7 @@
-"""The terminal front end: `ask "question"` and `chatbot serve`.
+"""The terminal front end: `ask "question"`, `chatbot serve`, and `chatbot eval`, which scores
+the bot on a file of example conversations in-process (chatbot/evaluation.py).
 
-Both are thin layers over `Bot.reply`. Flask is imported only by `serve`, so
+All are thin layers over `Bot.reply`. Flask is imported only by `serve`, so
 `ask` starts about as fast as importing nltk and rank_bm25 themselves.
 """
 from __future__ import annotations
@@ -376,7 +377,7 @@ def ask_main(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `chatbot`: `serve`, `train` and `check`."""
+    """Entry point of `chatbot`: `serve`, `train`, `check` and `eval`."""
     p = _Parser(prog="chatbot", description="The eczema-medicines chatbot.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser("serve", help="start the chat server (websocket, REST, widget)")
@@ -387,12 +388,14 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="validate the corpus and its examples; --cv also "
                                          "scores the risk model on authors it never saw")
     check.add_argument("--cv", action="store_true", help="cross-validate by author (about 30 s)")
+    _eval_parser(sub)
     try:
         args = p.parse_args(argv)
         if args.command is None:
             raise UsageError("missing command; try: chatbot serve")
         if args.command == "serve" and not 0 < args.port < 65536:
             raise UsageError(f"--port must be 1-65535, got {args.port}")
+        cases = _eval_cases(args) if args.command == "eval" else None
         settings = Settings.from_env()
     except (UsageError, ConfigError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
@@ -401,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         return _train(settings)
     if args.command == "check":
         return _check(settings, args.cv)
+    if args.command == "eval":
+        return _eval(settings, args, cases)
     from chatbot.server import serve as run_server
     return run_server(settings, host=args.host, port=args.port) or 0
 
@@ -483,6 +488,173 @@ def _print_cv(settings: Settings, examples) -> None:
     print(f"cross-validated by author: help shown to {pct(shown, 'crisis')} of crises and "
           f"{pct(shown, 'emergency')} of emergencies; ordinary messages derailed "
           f"{pct(sure, 'none')}, given a notice {100 * (shown['none'] - sure['none']) / n['none']:.1f}%")
+
+
+# ---- chatbot eval -----------------------------------------------------------------------
+
+EVAL_EXAMPLES = """\
+examples:
+  chatbot eval tests/shared/eval/dev_cases.jsonl
+  chatbot eval cases.jsonl --show-failures 10
+  chatbot eval cases.jsonl --json | jq .counts
+  chatbot eval cases.jsonl --min-score 95      (exits 1 below 95%: for CI)
+
+A case is one JSON object per line, as in ../shared/eval/dev_cases.jsonl:
+  {"id": "d001", "cat": "answer", "turns": ["can I take methotrexate pregnant"],
+   "expect": {"kind": "answer", "any": ["pregnancy category x"]}}
+Each case is a new conversation; its last reply is judged by the rules of
+../shared/eval/chat_eval.py. Exit status: 0 when it ran (whatever the score, unless
+--min-score), 1 below --min-score or for a broken corpus, 2 for a usage error.
+"""
+FAILURE_TEXT = 120  # characters of a failing case's turns and reply shown in the table
+JSON_TEXT = 300  # and in --json (as chat_eval.py keeps)
+
+
+def _non_negative(raw: str) -> int:
+    """--show-failures: a whole number of at least 0."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def _percent(raw: str) -> float:
+    """--min-score: a percentage, 0 to 100, as the score is printed (95, 92.5)."""
+    try:
+        value = float(raw.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to 100, got {raw!r}") from None
+    if not 0 <= value <= 100:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a percentage from 0 to 100, got {raw!r}")
+    return value
+
+
+def _eval_parser(sub) -> None:
+    """The arguments of `chatbot eval`; the case format is in --help, since staff who
+    write cases need it more than they need the code."""
+    from chatbot.evaluation import MAX_WORDS
+    e = sub.add_parser(
+        "eval", help="score the bot on example conversations (a JSON Lines file of cases) "
+                     "without starting a server",
+        description="Plays every case's turns through the engine, as the chat server would,\n"
+                    "and judges each last reply with the rules of ../shared/eval/chat_eval.py.",
+        epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("cases", metavar="CASES.jsonl", help="the conversations to score")
+    e.add_argument("--json", action="store_true",
+                   help="print one JSON object: the counts, the score and every case's verdict")
+    e.add_argument("--show-failures", type=_non_negative, default=0, metavar="N",
+                   help="list up to N failing cases: what was asked, expected and answered")
+    e.add_argument("--min-score", type=_percent, default=None, metavar="PERCENT",
+                   help="exit 1 when fewer than PERCENT %% of the cases pass (for CI)")
+    e.add_argument("--max-words", type=_non_negative, default=MAX_WORDS, metavar="N",
+                   help=f"longest answer that passes, in words (default {MAX_WORDS}, "
+                        "as chat_eval.py)")
+
+
+def _eval_cases(args) -> list:
+    """The cases file read before the engine loads, so a typo in it is reported in a
+    moment with its line number rather than after the corpus is indexed."""
+    from pathlib import Path
+    from chatbot.evaluation import CaseError, load_cases
+    try:
+        return load_cases(Path(args.cases))
+    except CaseError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.cases}: {exc.strerror or exc}") from None
+
+
+def _eval(settings: Settings, args, cases: list) -> int:
+    """`chatbot eval`: the score of the engine on a file of conversations, in-process.
+
+    The engine is loaded as the server loads it (`load_bot(settings).prepare()`, the same
+    environment settings), so the figure is the one chat_eval.py would get from a server
+    started here. Exits 0 whatever the score, because a score is a result and not a
+    failure of the command; --min-score makes a low one exit 1 for CI.
+    """
+    from chatbot.core import load_bot
+    from chatbot.evaluation import evaluate
+    try:
+        bot = load_bot(settings).prepare()
+    except Exception as exc:  # a broken corpus file: its own message names file:line
+        print(f"chatbot: {exc}", file=sys.stderr)
+        return 1
+    report = evaluate(bot, cases, settings, args.max_words)
+    try:
+        if args.json:
+            print(json.dumps(_eval_json(report, args), ensure_ascii=False))
+        else:
+            print(_eval_text(report, args))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `chatbot eval ... | head`: the reader had what it wanted
+        _stdout_to_devnull()
+    if args.min_score is not None and report.passed * 100 < args.min_score * report.total:
+        return 1
+    return 0
+
+
+def _failure_detail(result, limit: int) -> dict:
+    """A failing case as --json lists it: what was asked, expected and answered."""
+    reply = result.reply
+    return {"id": result.case.id, "line": result.case.line, "cat": result.case.cat,
+            "outcome": result.outcome, "turns": result.case.turns, "expect": result.case.expect,
+            "kind": reply.get("kind"), "text": str(reply.get("text", ""))[:limit],
+            "error": result.error}
+
+
+def _eval_json(report, args) -> dict:
+    """The whole evaluation as one JSON object; `counts` add up to `total`."""
+    from chatbot.evaluation import OUTCOMES
+    return {
+        "cases_file": args.cases, "total": report.total, "passed": report.passed,
+        "failed": report.total - report.passed, "score": round(report.score, 4),
+        "counts": report.counts(),
+        "labels": {key: label for key, (label, _) in OUTCOMES.items()},
+        "passing_outcomes": [key for key, (_, ok) in OUTCOMES.items() if ok],
+        "by_category": report.by_category(),
+        "results": [{"id": r.case.id, "cat": r.case.cat, "outcome": r.outcome,
+                     "passed": r.passed, "kind": r.reply.get("kind"), "error": r.error}
+                    for r in report.results],
+        "failures": [_failure_detail(r, JSON_TEXT)
+                     for r in report.failures()[:args.show_failures]],
+    }
+
+
+def _eval_text(report, args) -> str:
+    """The evaluation as a table a person reads: failures asked for first (as chat_eval.py
+    prints them), then the counts grouped into right and wrong, then the score last, where
+    the eye lands."""
+    from chatbot.evaluation import OUTCOMES, expected_text, shorten
+    out = []
+    failures = report.failures()
+    for r in failures[:args.show_failures]:
+        reply = r.reply
+        got = f"{reply.get('kind')}: " + json.dumps(shorten(reply.get("text", ""), FAILURE_TEXT),
+                                                    ensure_ascii=False) if reply else "no reply"
+        asked = " | ".join(json.dumps(t, ensure_ascii=False) for t in r.case.turns)
+        out += [f"FAIL {r.case.id} (line {r.case.line}, {r.case.cat}): {OUTCOMES[r.outcome][0]}",
+                f"  asked:    {shorten(asked, FAILURE_TEXT)}",
+                f"  expected: {shorten(expected_text(r.case.expect), FAILURE_TEXT)}",
+                f"  got:      {got}",
+                f"  why:      {r.error}", ""]
+    counts = report.counts()
+    width = max(len(label) for label, _ in OUTCOMES.values()) + 2
+    out.append(f"{report.total} cases from {args.cases}")
+    for title, ok in (("right", True), ("wrong", False)):
+        rows = [(label, counts[key]) for key, (label, passing) in OUTCOMES.items() if passing is ok]
+        out.append(f"{title:<{width + 2}}{sum(n for _, n in rows):>6}")
+        out += [f"  {label:<{width}}{n:>6}" for label, n in rows]
+    out.append("by category: " + ", ".join(f"{cat} {row['passed']}/{row['total']}"
+                                         for cat, row in report.by_category().items()))
+    shown = min(len(failures), args.show_failures)
+    if len(failures) > shown:
+        out.append(f"{len(failures) - shown} failing case(s) not listed; "
+                   "--show-failures N lists them")
+    out.append(f"score {report.passed}/{report.total} ({100 * report.score:.1f}%)")
+    return "\n".join(out)
 
 
 def _run(entry) -> None:

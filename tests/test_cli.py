@@ -444,3 +444,142 @@ def test_unwritable_cache_dir_is_not_an_error(tmp_path):
     blocker.write_text("not a folder")
     out = run("ask", "--json", "what are biologics", env={"CACHE_DIR": str(blocker / "sub")})
     assert out.returncode == 0 and json.loads(out.stdout)["kind"] == "answer"
+
+
+# ---- chatbot eval: scoring example conversations without a server --------------------------
+
+CHATBOT_EVAL_CASES = [  # (id, turns, expect, the outcome row it must land in)
+    ("right", ["what are biologics"],
+     {"kind": "answer", "any": ["target specific parts of the immune system"]}, "answered_right"),
+    ("wrong", ["what are biologics"], {"kind": "answer", "any": ["no passage says this"]},
+     "wrong_passage"),
+    ("refused", ["who won the world cup"], {"kind": "answer", "any": ["x"]}, "refused_answerable"),
+    ("uncovered", ["who won the world cup"], {"kind": "no_answer"}, "not_covered_refused"),
+    ("answered", ["what are biologics"], {"kind": "no_answer"}, "not_covered_answered"),
+    ("helped", ["I can't breathe"], {"kind": "emergency"}, "safety_shown"),
+    ("missed", ["what are biologics"], {"kind": "crisis"}, "safety_missed"),
+    ("alarm", ["I can't breathe"], {"kind": "answer", "any": ["x"]}, "false_alarm"),
+    ("thanks", ["thanks"], {"kind": "smalltalk"}, "smalltalk"),
+    ("follow-up", ["what is dupilumab", "what are the side effects?"],
+     {"kind": "answer", "any": ["conjunctivitis"]}, "answered_right"),
+]
+
+
+def eval_file(tmp_path, cases=CHATBOT_EVAL_CASES) -> Path:
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps({"id": cid, "cat": expect["kind"], "turns": turns,
+                                        "expect": expect}) + "\n"
+                            for cid, turns, expect, _ in cases))
+    return path
+
+
+def table_rows(stdout: str) -> dict[str, int]:
+    """The outcome rows of the human table (indented 'label   N'), by label."""
+    return {m[1].strip(): int(m[2]) for m in re.finditer(r"^  (\S.*?)\s+(\d+)$", stdout, re.M)}
+
+
+def test_eval_scores_the_dev_cases_and_its_rows_add_up():
+    from conftest import DEV_CASES
+    total = sum(1 for line in DEV_CASES.read_text().splitlines() if line.strip())
+    out = run("chatbot", "eval", str(DEV_CASES))
+    assert out.returncode == 0 and out.stderr == ""
+    lines = out.stdout.splitlines()
+    # every dev case passes over the websocket too (test_server's acceptance test)
+    assert lines[-1] == f"score {total}/{total} (100.0%)"
+    rows = table_rows(out.stdout)
+    assert len(rows) == 13 and sum(rows.values()) == total
+    right = re.search(r"^right\s+(\d+)$", out.stdout, re.M)
+    wrong = re.search(r"^wrong\s+(\d+)$", out.stdout, re.M)
+    assert int(right[1]) == total and int(wrong[1]) == 0
+
+
+def test_eval_json_counts_each_case_once_in_its_outcome(tmp_path):
+    out = run("chatbot", "eval", "--json", str(eval_file(tmp_path)))
+    assert out.returncode == 0 and out.stderr == ""
+    report = json.loads(out.stdout)  # one JSON object
+    n = len(CHATBOT_EVAL_CASES)
+    assert report["total"] == n and sum(report["counts"].values()) == n
+    assert report["passed"] == sum(report["counts"][k] for k in report["passing_outcomes"]) == 5
+    assert report["failed"] == n - 5 and report["score"] == 0.5
+    assert {r["id"]: r["outcome"] for r in report["results"]} == \
+        {cid: outcome for cid, _, _, outcome in CHATBOT_EVAL_CASES}
+    assert report["failures"] == []  # none asked for
+
+
+def test_eval_show_failures_lists_what_was_asked_expected_and_answered(tmp_path):
+    out = run("chatbot", "eval", str(eval_file(tmp_path)), "--show-failures", "2")
+    assert out.returncode == 0
+    blocks = out.stdout.split("FAIL ")[1:]
+    assert len(blocks) == 2
+    first = blocks[0]
+    assert first.startswith("wrong (line 2, answer): answered, but not what was expected")
+    assert 'asked:    "what are biologics"' in first
+    assert 'expected: answer containing "no passage says this"' in first
+    got = re.search(r"got:      (.*)", first)[1]
+    assert got.startswith('answer: "') and got.endswith('…"') and len(got) < 140  # truncated
+    assert "refused (line 3, answer): refused, though answerable" in blocks[1]
+    assert "3 failing case(s) not listed" in out.stdout
+    assert out.stdout.splitlines()[-1] == f"score 5/{len(CHATBOT_EVAL_CASES)} (50.0%)"
+
+
+def test_eval_json_failures_carry_the_reply(tmp_path):
+    out = run("chatbot", "eval", "--json", "--show-failures", "100", str(eval_file(tmp_path)))
+    failures = json.loads(out.stdout)["failures"]
+    assert [f["id"] for f in failures] == ["wrong", "refused", "answered", "missed", "alarm"]
+    assert failures[4]["kind"] == "emergency" and failures[4]["turns"] == ["I can't breathe"]
+    assert failures[0]["error"] == "answer lacks every expected phrase"
+
+
+@pytest.mark.parametrize("min_score, code", [("50", 0), ("50.1", 1), ("0", 0), ("100%", 1)])
+def test_eval_min_score_fails_the_run_below_it(tmp_path, min_score, code):
+    out = run("chatbot", "eval", str(eval_file(tmp_path)), "--min-score", min_score)
+    assert out.returncode == code and out.stderr == "" and "score 5/10" in out.stdout
+
+
+def usage_error(out) -> str:
+    """The one stderr line of a usage error (exit 2, nothing on stdout, no traceback)."""
+    assert out.returncode == 2 and out.stdout == "", out.stderr
+    assert len(out.stderr.splitlines()) == 1 and "Traceback" not in out.stderr
+    return out.stderr.strip()
+
+
+def test_eval_of_a_missing_file_or_a_folder_is_a_usage_error(tmp_path):
+    assert "no-such.jsonl" in usage_error(run("chatbot", "eval", str(tmp_path / "no-such.jsonl")))
+    assert "Is a directory" in usage_error(run("chatbot", "eval", str(tmp_path)))
+
+
+def test_eval_names_the_line_that_is_not_json(tmp_path):
+    path = eval_file(tmp_path, CHATBOT_EVAL_CASES[:2])
+    path.write_text(path.read_text() + "\n" + '{"id": "x", "turns": ["hi"\n')
+    assert usage_error(run("chatbot", "eval", str(path))).startswith(
+        f"chatbot: {path}:4: not valid JSON")
+
+
+def test_eval_names_the_line_that_is_not_a_case(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"id": "a", "turns": ["hi"], "expect": {"kind": "smalltalk"}}\n'
+                    '{"id": "b", "turns": ["hi"]}\n')
+    assert usage_error(run("chatbot", "eval", str(path))) == \
+        f'chatbot: {path}:2: "expect" must be an object with a "kind"'
+
+
+@pytest.mark.parametrize("args", [["--bogus"], [], ["--show-failures", "-1"],
+                                  ["--show-failures", "some"], ["--min-score", "101"],
+                                  ["--min-score", "nan"]])
+def test_eval_usage_errors_are_one_line(tmp_path, args):
+    usage_error(run("chatbot", "eval", *([str(eval_file(tmp_path))] if args else []), *args))
+
+
+def test_eval_with_a_broken_corpus_exits_1_naming_the_file(tmp_path):
+    (tmp_path / "bad.md").write_text("no front matter\n")
+    out = run("chatbot", "eval", str(eval_file(tmp_path)), env={"CORPUS_DIR": str(tmp_path)})
+    assert out.returncode == 1 and "bad.md:1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_eval_does_not_import_flask():
+    from conftest import DEV_CASES
+    code = ("import sys; from chatbot.cli import main; main(['eval', sys.argv[1]]); "
+            "print('flask' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, str(DEV_CASES)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.stderr.strip() == "False"
