@@ -9,6 +9,7 @@ import pytest
 
 from chatbot.config import Settings
 from chatbot.core import load_bot
+from chatbot.core.corpus import CorpusError
 from chatbot.core.dialogue import fold
 from chatbot.core.examples import load_examples
 from chatbot.core.risk import Risk
@@ -286,3 +287,77 @@ def test_a_message_in_a_script_the_answers_cannot_read_is_still_judged_for_risk(
     """Retrieval reads Latin letters only; the risk model reads every script."""
     reply, _ = bot.reply("我不想活了，每天都痒得睡不着，我已经存了很多安眠药", {})
     assert shown(reply) == "crisis"
+
+
+# The phrase rules are templates over the named word lists in corpus/safety.toml, each with its
+# own examples and counter-examples, which loading checks (`chatbot check` and start-up load it).
+RULE_TABLES = [("crisis", "rules"), ("emergency", "rules"), ("emergency", "asking"),
+               ("emergency", "describing"), ("emergency", "past"), ("emergency", "now")]
+
+
+def test_every_phrase_rule_has_examples_and_the_rules_load():
+    import tomllib
+    data = tomllib.loads((ROOT / "corpus" / "safety.toml").read_text(encoding="utf-8"))
+    assert data["lists"] and all(data["lists"].values())
+    safety = Safety.load(ROOT / "corpus" / "safety.toml")  # checks every example
+    for kind, part in RULE_TABLES:
+        rules = data[kind][part]
+        assert rules and all(len(rule["examples"]) >= 1 for rule in rules), f"{kind}.{part}"
+        loaded = getattr(safety, kind if part == "rules" else part).patterns
+        assert [rule.name for rule in loaded] == [rule["name"] for rule in rules]
+    assert safety.check(fold("I want to hurt myself")) == "crisis"
+    assert safety.check(fold("i cut myself shaving")) is None
+
+
+def _with_rule(tmp_path: Path, rule: str, lists: str = "") -> Path:
+    """The real safety.toml with one more crisis rule (and word lists) appended."""
+    text = (ROOT / "corpus" / "safety.toml").read_text(encoding="utf-8")
+    if lists:
+        text = text.replace("[lists]\n", "[lists]\n" + lists + "\n", 1)
+    path = tmp_path / "safety.toml"
+    path.write_text(text + "\n[[crisis.rules]]\nname = \"test-rule\"\n" + rule + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_rule_with_its_examples_loads_and_reads_them_as_messages(tmp_path):
+    # the example is read as a message is: "Can't" -> "cant"
+    path = _with_rule(tmp_path, "template = '\\b{cant} stand {it_all}\\b'\n"
+                                "examples = [\"I Can't stand it all\"]\ncounter = [\"i can stand it\"]",
+                      lists='it_all = ["it all", "this"]')
+    safety = Safety.load(path)
+    assert safety.crisis.patterns[-1].name == "test-rule"
+    assert safety.crisis.patterns[-1].search("i cannot stand this")
+
+
+@pytest.mark.parametrize("rule, problem", [
+    # an example the rule does not match
+    ("template = '\\bkill {myself}\\b'\nexamples = [\"i want to hurt myself\"]",
+     "does not match its example 'i want to hurt myself'"),
+    # a counter-example the rule does match
+    ("template = '\\bkill {myself}\\b'\nexamples = [\"kill myself\"]\n"
+     "counter = [\"i would never kill myself\"]",
+     "matches its counter-example 'i would never kill myself'"),
+    # a word list that does not exist
+    ("template = '\\bkill {no_such_list}\\b'\nexamples = [\"kill myself\"]", "{no_such_list}"),
+    # not a regular expression
+    ("template = '\\bkill ({myself}\\b'\nexamples = [\"kill myself\"]", "bad template"),
+    # no example at all
+    ("template = '\\bkill {myself}\\b'\nexamples = []", "at least one example"),
+    ("template = '\\bkill {myself}\\b'", "at least one example"),
+])
+def test_a_broken_rule_stops_loading_naming_the_file_the_rule_and_the_example(tmp_path, rule,
+                                                                               problem):
+    path = _with_rule(tmp_path, rule)
+    with pytest.raises(CorpusError) as err:
+        Safety.load(path)
+    message = str(err.value)
+    assert "crisis.rules rule 'test-rule'" in message and problem in message, message
+    assert str(path) in message and "\n" not in message
+    assert err.value.line == path.read_text().splitlines().index('name = "test-rule"') + 1
+
+
+def test_a_word_list_entry_must_be_written_as_a_message_is_read(tmp_path):
+    path = _with_rule(tmp_path, "template = '{bad}'\nexamples = [\"dont\"]",
+                      lists='bad = ["Don\'t"]')
+    with pytest.raises(CorpusError, match="list 'bad'.*'dont'"):
+        Safety.load(path)

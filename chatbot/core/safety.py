@@ -19,6 +19,7 @@ from pathlib import Path
 from chatbot.core.corpus import CorpusError
 from chatbot.core.classifier import tokens
 from chatbot.core.risk import Risk, RiskModel
+from chatbot.core.text import words
 
 # The graded policy's tuning (bench/safety_quality.py measures it by leaving authors out):
 NOTICE_AT = 0.2  # P(crisis or emergency), of the message or a sentence in it, for a notice
@@ -62,7 +63,7 @@ class AnyOf:
     pattern alone skips straight to the places it could start.
     """
 
-    def __init__(self, patterns: list[re.Pattern]):
+    def __init__(self, patterns: list[re.Pattern] | list["Rule"]):
         self.patterns = tuple(patterns)
 
     def search(self, text: str) -> re.Match | None:
@@ -76,6 +77,103 @@ class AnyOf:
 def compile_any(path: Path, name: str, patterns: list[str]) -> AnyOf:
     """Matches where any of `patterns` does; a bad one is named with its file and list."""
     return AnyOf(compile_patterns(path, name, patterns))
+
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # {name}; a count such as {0,3} is not one
+
+
+def _fold(text: str) -> str:
+    """A message as the rules read it (the same as dialogue.fold): lower-case words, one space."""
+    return " ".join(words(text))
+
+
+def load_word_lists(path: Path, lists: object) -> dict[str, str]:
+    """The [lists] table: each named list of words or phrases as one non-capturing alternation.
+
+    Entries are plain text (escaped, no regex syntax) and must already be written the way a
+    message is read: lower case, no apostrophes, single spaces ("cant", "do not").
+    """
+    if not isinstance(lists, dict):
+        raise CorpusError(path, 0, "[lists] must be a table of named word lists")
+    compiled = {}
+    for name, entries in lists.items():
+        if (not isinstance(entries, list) or not entries
+                or not all(isinstance(e, str) and e for e in entries)):
+            raise CorpusError(path, _line_of(path, f"{name} ="),
+                              f"list '{name}' must be a non-empty list of words or phrases")
+        for entry in entries:
+            if _fold(entry) != entry:
+                raise CorpusError(path, _line_of(path, f"{name} ="),
+                                  f"list '{name}': {entry!r} is never in a message as read; "
+                                  f"write it as {_fold(entry)!r} (lower case, no apostrophes)")
+        compiled[name] = "(?:" + "|".join(re.escape(e) for e in entries) + ")"
+    return compiled
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One phrase rule: its name and its template with the word lists filled in, compiled."""
+    name: str
+    pattern: re.Pattern
+
+    def search(self, text: str) -> re.Match | None:
+        return self.pattern.search(text)
+
+
+def compile_rules(path: Path, table: str, rules: object, lists: dict[str, str]) -> AnyOf:
+    """The rules of one table ([[crisis.rules]], [[emergency.asking]] ...), checked against
+    their own examples (each must match) and counter-examples (none may): a rule that does
+    not do what its examples say stops loading, naming the file, the rule and the example."""
+    if not isinstance(rules, list) or not rules or not all(isinstance(r, dict) for r in rules):
+        raise CorpusError(path, 0, f"[[{table}]] must be one or more rule tables")
+    compiled, seen = [], set()
+    for rule in rules:
+        name = rule.get("name")
+        if not isinstance(name, str) or not name:
+            raise CorpusError(path, 0, f"a [[{table}]] rule has no name")
+        line = _line_of(path, f'name = "{name}"')
+        where = f"{table} rule '{name}'"
+        if name in seen:
+            raise CorpusError(path, line, f"{where}: two rules have this name")
+        seen.add(name)
+        template, examples = rule.get("template"), rule.get("examples", [])
+        counter = rule.get("counter", [])
+        if not isinstance(template, str) or not template:
+            raise CorpusError(path, line, f"{where}: needs a template")
+        for key, texts in (("examples", examples), ("counter", counter)):
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                raise CorpusError(path, line, f"{where}: '{key}' must be a list of messages")
+        if not examples:
+            raise CorpusError(path, line, f"{where}: needs at least one example it matches")
+        unknown = sorted({n for n in PLACEHOLDER.findall(template) if n not in lists})
+        if unknown:
+            raise CorpusError(path, line, f"{where}: no word list named "
+                              + ", ".join("{" + n + "}" for n in unknown) + " in [lists]")
+        source = PLACEHOLDER.sub(lambda m: lists[m.group(1)], template)
+        try:
+            pattern = re.compile(source)
+        except re.error as exc:
+            raise CorpusError(path, line, f"{where}: bad template {template!r}: {exc}") from None
+        for example in examples:
+            if not pattern.search(_fold(example)):
+                raise CorpusError(path, line, f"{where}: does not match its example {example!r}")
+        for example in counter:
+            if pattern.search(_fold(example)):
+                raise CorpusError(path, line, f"{where}: matches its counter-example {example!r}")
+        compiled.append(Rule(name, pattern))
+    return AnyOf(compiled)
+
+
+def _line_of(path: Path, needle: str) -> int:
+    """The line of a corpus file where `needle` first appears (0 when it cannot be found), so a
+    broken rule is reported where an editor can find it."""
+    try:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.lstrip().startswith(needle):
+                return number
+    except OSError:
+        pass
+    return 0
 
 
 @dataclass(frozen=True)
@@ -111,13 +209,19 @@ class Safety:
                   for part in ("reply", "note", "notice")}
             en.update(call=data["links"]["call"], text=data["links"]["text"])
             es = {k: data["spanish"][k] for k in en}
+            lists = load_word_lists(path, data["lists"])
+            rules = {table: compile_rules(path, table, data[kind][part], lists)
+                     for kind, part in (("crisis", "rules"), ("emergency", "rules"),
+                                        ("emergency", "asking"), ("emergency", "describing"),
+                                        ("emergency", "past"), ("emergency", "now"))
+                     for table in [f"{kind}.{part}"]}
             return cls(
-                crisis=compile_any(path, "crisis.patterns", data["crisis"]["patterns"]),
-                emergency=compile_any(path, "emergency.patterns", data["emergency"]["patterns"]),
-                asking=compile_any(path, "emergency.asking", data["emergency"]["asking"]),
-                describing=compile_any(path, "emergency.describing", data["emergency"]["describing"]),
-                past=compile_any(path, "emergency.past", data["emergency"]["past"]),
-                now=compile_any(path, "emergency.now", data["emergency"]["now"]),
+                crisis=rules["crisis.rules"],
+                emergency=rules["emergency.rules"],
+                asking=rules["emergency.asking"],
+                describing=rules["emergency.describing"],
+                past=rules["emergency.past"],
+                now=rules["emergency.now"],
                 texts={"en": en, "es": es},
                 spanish=frozenset(data["spanish"]["words"]),
                 english=frozenset(data["spanish"]["english"]),
