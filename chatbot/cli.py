@@ -438,13 +438,14 @@ def _check(settings: Settings, cv: bool) -> int:
     contradict each other and a saved model that no longer matches its examples."""
     from chatbot.core import load_bot
     from chatbot.core.examples import example_files, load_examples
-    from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
+    from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
     from chatbot.core.classifier import data_key
     from chatbot.core.risk import MODEL_FILE, RiskModel
     problems: list[str] = []
     try:
         load_bot(settings)
         examples = load_examples(settings.corpus_dir)
+        answer_examples(settings.corpus_dir)  # every "section" an example names exists
     except Exception as exc:  # a broken file: its own message names file:line
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1

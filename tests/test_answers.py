@@ -45,11 +45,30 @@ def test_a_follow_up_about_an_earlier_medicine_is_left_to_retrieval(fresh):
     assert learned["kind"] == alone["kind"]
 
 
-def test_examples_are_labelled_with_the_one_section_holding_their_expected_words():
+def test_examples_are_keyed_by_the_passage_that_answers_them():
     examples = answer_examples(ROOT / "corpus")
     sections = {e.kind for e in examples}
     assert {"no_answer", "smalltalk", section_id("What are JAK inhibitors?")} <= sections
     assert len(examples) > 1500 and all(e.author for e in examples)
+
+
+def test_an_example_naming_a_section_the_article_lacks_is_refused_with_its_line(tmp_path):
+    """A section renamed in the article must not leave examples silently teaching nothing."""
+    import json
+    import shutil
+
+    from chatbot.core.corpus import CorpusError
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("models"))
+    path = corpus / "examples" / "patient_questions.jsonl"
+    rows = path.read_text().splitlines()
+    row = json.loads(rows[0])
+    assert row["section"].endswith("/what-are-systemic-immunomodulators")
+    rows.insert(1, json.dumps({**row, "section": row["section"] + "-renamed"}))
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(CorpusError, match=r"patient_questions.jsonl:2: \"section\" '.*-renamed' "
+                                          r"is not a section of any article"):
+        answer_examples(corpus)
 
 
 def test_a_tapped_suggestion_always_answers_from_its_section_whatever_came_before(bot):

@@ -7,17 +7,19 @@ article does not cover it, or that it is small talk), in patients' own words, an
 when retrieval would say "not covered". It is a chatbot.core.classifier.TextClassifier:
 trained by `chatbot train`, kept as corpus/models/answers.npz, evaluated with numpy.
 
-A question's section is found from the phrases its example expects in the answer: the
-section whose passages hold them. So examples stay keyed by what the article says, and a
-section renamed or moved is followed; an example whose phrases are in no section, or in
-several, teaches nothing (`chatbot check` lists them).
+Examples are keyed by passage: an answerable example names the Q&A passage (the article's
+section) that answers it, `"section": "<article>/<section-slug>"`, the same id as the
+article page's anchor (/article/<article>#<section-slug>). A clinic editing an example sees
+which passage it teaches; a section renamed or removed makes `chatbot check` and training
+stop with the file and line of every example that still names it. The words an example
+expects in the reply (`expect.any`) are for scoring replies, not for labels.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from chatbot.core.classifier import TextClassifier, saved_or_trained
-from chatbot.core.corpus import load_corpus, slugify
+from chatbot.core.corpus import CorpusError, load_corpus, slugify
 from chatbot.core.examples import EXAMPLES_DIR, Example, read_jsonl
 
 ANSWER_MODEL_FILE = Path("models") / "answers.npz"
@@ -40,29 +42,34 @@ def section_id(section: str) -> str:
 
 
 def answer_examples(corpus_dir: Path) -> list[Example]:
-    """Single-turn labelled questions with the id of the section that answers them."""
-    texts = [(p.section, " ".join(p.text.lower().split()))
-             for d in load_corpus(corpus_dir) for p in d.passages]
+    """Single-turn labelled questions with the id of the section that answers them, or
+    no_answer / smalltalk. Raises CorpusError for an example naming an unknown section."""
+    known = {f"{slugify(d.path.stem)}/{section_id(s)}": section_id(s)
+             for d in load_corpus(corpus_dir) for s in d.sections}
     out: list[Example] = []
     for path in sorted((corpus_dir / EXAMPLES_DIR).glob("*_questions.jsonl")):
         for n, row in read_jsonl(path):
-            label = _label(row, texts)
+            label = _label(row, known, path, n)
             turns = row.get("turns") or []
             if label and len(turns) == 1 and isinstance(turns[0], str):
                 out.append(Example(turns[0], label, str(row.get("author", "")), f"{path.name}:{n}"))
     return out
 
 
-def _label(row: dict, texts: list[tuple[str, str]]) -> str | None:
-    expect = row.get("expect") or {}
-    kind = expect.get("kind")
+def _label(row: dict, known: dict[str, str], path: Path, n: int) -> str | None:
+    """What an example teaches: its section's id, no_answer, smalltalk, or nothing (an
+    answerable example without a `section`, kept for scoring only)."""
+    kind = (row.get("expect") or {}).get("kind")
     if kind in (NOT_COVERED, SMALLTALK):
         return kind
-    if kind != "answer":
+    section = row.get("section")
+    if section is None or kind != "answer":
         return None
-    phrases = [" ".join(str(a).lower().split()) for a in expect.get("any", [])]
-    sections = {s for s, t in texts if any(p in t for p in phrases)}
-    return section_id(sections.pop()) if len(sections) == 1 else None
+    if section not in known:
+        close = ", ".join(sorted(k for k in known if k.split("/")[0] == str(section).split("/")[0]))
+        raise CorpusError(path, n, f'"section" {section!r} is not a section of any article; '
+                                   f"the sections are: {close or ', '.join(sorted(known))}")
+    return known[section]
 
 
 def answer_model_for(corpus_dir: Path, cache_dir: Path | None) -> AnswerModel | None:

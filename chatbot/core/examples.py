@@ -3,8 +3,9 @@
 They live in corpus/examples/*.jsonl, one JSON object a line, so a clinic can read, review
 and extend them like the article:
 - safety.jsonl: {"id", "author", "kind": "crisis" | "emergency" | "none", "text"};
-- *_questions.jsonl: conversations {"id", "author", "turns", "expect": {"kind", ...}}; every
-  turn is an example message, "none" unless it is the last turn and the expected reply is a
+- *_questions.jsonl: conversations {"id", "author", "turns", "expect": {"kind", ...}} and, for a
+  question the article answers, "section": the id of the passage that answers it (see
+  chatbot.core.answers); every turn is an example message, "none" unless it is the last turn and the expected reply is a
   crisis or an emergency.
 Every example names its author, so a score can always be measured on authors the model did
 not learn from.
