@@ -81,3 +81,25 @@ def test_ask_answers_without_importing_scikit_learn():
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.parametrize("text", ["Ya no quiero despertar mañana 😔", "我不想活了", "", "ok",
+                                  "can't   BREATHE!! throat closing after adbry",
+                                  "ça va très bien, merci", "x" * 40 + " y"])
+def test_buckets_hash_each_feature_as_features_lists_it(text, examples):
+    """buckets() hashes without building the feature strings; it must count exactly what
+    hashing features() one by one would, or a saved model would read messages differently."""
+    import zlib
+
+    from chatbot.core.classifier import HASH_BITS, buckets, features
+
+    def one_by_one(t: str) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for f in features(t):
+            k = zlib.crc32(f.encode("utf-8")) & ((1 << HASH_BITS) - 1)
+            counts[k] = counts.get(k, 0) + 1
+        return counts
+
+    assert buckets(text) == one_by_one(text)
+    for e in examples[::50]:
+        assert buckets(e.text) == one_by_one(e.text)

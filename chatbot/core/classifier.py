@@ -56,14 +56,39 @@ def features(text: str) -> list[str]:
     return out
 
 
+# crc32 of each feature's kind prefix, so a feature is hashed as crc32(rest, prefix's crc):
+# the same value as crc32(prefix + rest), without building the string (buckets)
+_PREFIX_CRC = {kind: zlib.crc32(kind.encode()) for kind in ("w:", "b:", "c:")}
+
+
 def buckets(text: str) -> dict[int, int]:
-    """The message's hashed features and their counts. crc32 is stable across processes,
-    unlike Python's hash(), so a model trained once means the same thing everywhere."""
+    """The message's hashed features and their counts: crc32 of each of features(text),
+    computed without building the feature strings (a message's character n-grams are most of
+    the cost of reading it, and a page of junk words is all n-grams). crc32 is stable across
+    processes, unlike Python's hash(), so a model trained once means the same thing
+    everywhere. tests/test_risk.py checks this equals hashing features(text) one by one."""
     mask = (1 << HASH_BITS) - 1
+    crc = zlib.crc32
     counts: dict[int, int] = {}
-    for f in features(text):
-        b = zlib.crc32(f.encode("utf-8")) & mask
-        counts[b] = counts.get(b, 0) + 1
+    toks = tokens(text)
+    encoded = [t.encode("utf-8") for t in toks]
+    w, b, c = _PREFIX_CRC["w:"], _PREFIX_CRC["b:"], _PREFIX_CRC["c:"]
+    for t in encoded:
+        k = crc(t, w) & mask
+        counts[k] = counts.get(k, 0) + 1
+    for first, second in zip(encoded, encoded[1:]):
+        k = crc(second, crc(b" ", crc(first, b))) & mask
+        counts[k] = counts.get(k, 0) + 1
+    low, high = CHAR_NGRAMS
+    for t, raw in zip(toks, encoded):
+        # an ASCII word's n-grams are slices of its bytes; any other is sliced as text
+        padded = b" " + raw + b" " if len(raw) == len(t) else " " + t + " "
+        ascii_ = isinstance(padded, bytes)
+        for n in range(low, high + 1):
+            for i in range(len(padded) - n + 1):
+                gram = padded[i:i + n]
+                k = crc(gram if ascii_ else gram.encode("utf-8"), c) & mask
+                counts[k] = counts.get(k, 0) + 1
     return counts
 
 

@@ -8,7 +8,6 @@ removed, so a lookup is a few dictionary probes rather than a scan.
 """
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Callable
 
 import chatbot.core.text  # noqa: F401  (loads nltk without scikit-learn first)
@@ -26,10 +25,14 @@ def _max_distance(word: str) -> int:
 
 
 def _deletes(word: str, distance: int) -> set[str]:
+    """The word with up to `distance` letters removed, every way. Built by slicing, one
+    deletion at a time from the last round's words: for a made-up 20-letter word that is a
+    few hundred slices, where joining letters per combination cost a millisecond."""
     out = {word}
-    for d in range(1, distance + 1):
-        for idx in combinations(range(len(word)), d):
-            out.add("".join(c for i, c in enumerate(word) if i not in idx))
+    frontier = {word}
+    for _ in range(distance):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        out |= frontier
     return out
 
 
