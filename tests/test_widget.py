@@ -534,6 +534,131 @@ def test_save_chat_makes_the_transcript_in_the_browser(page, server):
     assert page.evaluate("() => [JSON.stringify(sessionStorage), localStorage.length, document.cookie]") == storage
 
 
+# A clinic's page that forbids every style but its own files: no <style>, no style="".
+STRICT_CSP = "default-src 'none'; style-src 'self'; script-src {bot}; connect-src {bot} {ws}"
+
+# Run as window.print: what the printout holds, and what shows, at the moment of printing.
+PRINT_SNAPSHOT = """() => {
+    window.__prints = [];
+    window.print = () => {
+        const box = document.getElementById('eczema-chat-print');
+        const chat = document.getElementById('eczema-chat-widget').shadowRoot;
+        const root = box && box.shadowRoot;
+        const text = (e, sel) => { const f = e.querySelector(sel); return f ? f.textContent : null; };
+        window.__prints.push(root && {
+            count: document.querySelectorAll('#eczema-chat-print').length,
+            text: root.textContent,
+            lines: root.querySelector('.ecw-printout').innerText.split('\\n').filter(l => l.trim()),
+            turns: [...root.querySelectorAll('section')].map(s => ({
+                who: text(s, 'h2'), text: text(s, '.ecw-print-text'),
+                alert: text(s, '.ecw-print-alert'), source: text(s, '.ecw-print-source')})),
+            disclaimer: text(root, '.ecw-print-disclaimer'),
+            last: root.querySelector('.ecw-printout').lastElementChild.className,
+            controls: root.querySelectorAll('button, input, textarea, form, a, mark, .ecw-chip').length,
+            frame: [...root.querySelectorAll('.ecw-print-alert')].map(
+                a => parseFloat(getComputedStyle(a).borderTopWidth)),
+            shown: {printout: root.querySelector('.ecw-printout').checkVisibility(),
+                    panel: chat.querySelector('.ecw-panel').checkVisibility(),
+                    launcher: chat.querySelector('.ecw-launcher').checkVisibility(),
+                    page: [...document.body.children].filter(e => e !== box && e.tagName !== 'SCRIPT')
+                        .some(e => e.checkVisibility())}});
+    };
+}"""
+
+
+@pytest.mark.parametrize("site", ["demo-page", "strict-csp"])
+def test_print_shows_only_the_transcript_with_its_sources(page, server, site, request, tmp_path):
+    url = bot_url = server.url
+    violations = []
+    if site == "strict-csp":  # a clinic's page: the printout's styles must not need 'unsafe-inline'
+        clinic_site = request.getfixturevalue("clinic_site")
+        bot = request.getfixturevalue("server_factory")(env={"ALLOWED_ORIGINS": clinic_site.origin})
+        url, bot_url = clinic_site(bot.url), bot.url
+        html = tmp_path / "clinic" / "embed.html"
+        csp = STRICT_CSP.format(bot=bot.url, ws=bot.ws_url)
+        html.write_text(html.read_text().replace(
+            "<head>", f'<head><meta http-equiv="Content-Security-Policy" content="{csp}">', 1))
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    frames = open_widget(page, url)
+    questions = ["does rinvoq cause acne", "I can't breathe and my throat is swelling"]
+    for question in questions:
+        ask(page, question)
+    welcome = next(f for f in frames.received if f["type"] == "welcome")
+    page.evaluate(PRINT_SNAPSHOT)
+    sheets = page.evaluate("() => [document.adoptedStyleSheets.length, document.styleSheets.length]")
+    storage = page.evaluate("() => [JSON.stringify(sessionStorage), localStorage.length, document.cookie]")
+    sent, requests = len(frames.sent), []
+    page.on("request", lambda request: requests.append(request.url))
+
+    # a labelled button beside Save chat, reached with Tab and pressed with Enter
+    button = page.get_by_role("button", name="Print", exact=True)
+    expect(button).to_be_visible()
+    page.get_by_role("button", name="Save chat").focus()
+    page.keyboard.press("Tab")
+    expect(button).to_be_focused()
+    page.emulate_media(media="print")
+    page.keyboard.press("Enter")
+    prints = page.evaluate("() => window.__prints")
+    assert len(prints) == 1 and prints[0], f"window.print was not called with a printout: {prints}"
+    printed = prints[0]
+    assert printed["count"] == 1
+
+    # while printing: the printout alone, not the chat panel, its button or the page
+    assert printed["shown"] == {"printout": True, "panel": False, "launcher": False, "page": False}
+    # a heading: the widget's title and when it was printed
+    assert printed["lines"][0] == "Ask about eczema medicines"
+    assert printed["lines"][1].startswith("Printed ")
+    # each turn labelled, the answer's text and its source with the address written out
+    turns = printed["turns"]
+    assert turns[0]["who"] == "Chat"
+    assert turns[0]["text"] == page.locator(".ecw-kind-welcome .ecw-text").text_content()
+    assert [t["who"] for t in turns] == ["Chat", "You", "Chat", "You", "Chat"]
+    for n, question in enumerate(questions):
+        asked, answered, reply = turns[1 + 2 * n], turns[2 + 2 * n], frames.reply_to(question)
+        assert asked["text"] == question
+        assert answered["text"] == reply["text"]
+        if reply["source"]:
+            assert reply["source"]["section"] in answered["source"]
+            assert reply["source"]["title"] in answered["source"]
+            assert answered["source"].endswith(bot_url + reply["source"]["url"])
+        if reply.get("safety"):  # the notice, in words, above the text
+            assert answered["alert"].startswith("\u26a0 Emergency \u2014 get help now")
+            assert reply["safety"]["text"] in answered["alert"]
+            assert "tel:911" in answered["alert"]
+        else:
+            assert answered["alert"] is None
+    assert frames.reply_to(questions[1]).get("safety"), "the emergency reply had no safety notice"
+    assert printed["frame"] and min(printed["frame"]) >= 3  # framed, not coloured: print drops backgrounds
+    # the disclaimer once, at the end
+    assert printed["disclaimer"] == welcome["disclaimer"]
+    assert printed["text"].count(welcome["disclaimer"]) == 1 and printed["last"] == "ecw-print-disclaimer"
+    # no chips, buttons, links, input or marks
+    assert printed["controls"] == 0
+    for word in ["Save chat", "New chat", "Send", "Your question", *welcome["suggestions"]]:
+        assert word not in printed["text"], word
+
+    # print media shows the printout and hides the chat; the screen is as it was
+    printout = page.locator("#eczema-chat-print .ecw-printout")
+    expect(printout).to_be_visible()
+    expect(page.locator(".ecw-panel")).to_be_hidden()
+    expect(page.locator("main")).to_be_hidden()
+    page.emulate_media(media="screen")
+    expect(printout).to_be_hidden()
+    expect(page.locator(".ecw-panel")).to_be_visible()
+    expect(page.locator("main")).to_be_visible()
+    # once printed, the printout and its styles leave the page
+    page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+    expect(page.locator("#eczema-chat-print")).to_have_count(0)
+    assert page.evaluate("() => [document.adoptedStyleSheets.length, document.styleSheets.length]") == sheets
+
+    # made here: no request, no frame, nothing stored; nothing blocked by the page's CSP
+    page.wait_for_timeout(300)
+    assert requests == []
+    assert len(frames.sent) == sent
+    assert page.evaluate("() => [JSON.stringify(sessionStorage), localStorage.length, document.cookie]") == storage
+    assert violations == []
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, {"width": 375, "height": 667}], ids=["desktop", "phone"])
 def test_title_fits_on_one_line_and_the_welcome_starts_in_view(new_page, server, viewport):
     page = new_page(viewport=viewport)

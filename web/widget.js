@@ -127,7 +127,7 @@
     '.ecw-input{flex:1;min-width:0;font:inherit;font-size:16px;padding:9px 12px;border:1.5px solid #767676;border-radius:10px;color:#1a1a1a;background:#fff}',
     '.ecw-send{font:inherit;font-size:15px;font-weight:600;padding:0 16px;border:0;border-radius:10px;background:var(--ecw-accent);color:var(--ecw-on-accent);cursor:pointer}',
     '.ecw-input:disabled,.ecw-send:disabled{opacity:.6;cursor:not-allowed}',
-    // New chat and Save chat, under the input.
+    // New chat, Save chat and Print, under the input.
     '.ecw-tools{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:8px;padding:0 10px 8px;background:#fff}',
     '.ecw-tools button{font:inherit;font-size:13px;min-height:32px;color:#1a1a1a;background:#fff;border:1px solid #767676;border-radius:8px;padding:2px 10px;cursor:pointer}',
     '.ecw-tools button:disabled{opacity:.6;cursor:not-allowed}',
@@ -163,7 +163,8 @@
     'placeholder="Type your question\u2026">' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
     '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +
-    '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep or print">Save chat</button></div>' +
+    '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep">Save chat</button>' +
+    '<button class="ecw-print" type="button" title="Print this conversation, with its sources">Print</button></div>' +
     '<p class="ecw-footer"></p>' +
     '</section></div>';
 
@@ -197,21 +198,12 @@
     host = document.createElement('div');
     host.id = 'eczema-chat-widget';
     var shadow = host.attachShadow({ mode: 'open' });
-    // A constructed stylesheet is not blocked by a page's strict CSP (style-src without 'unsafe-inline').
-    try {
-      var sheet = new CSSStyleSheet();
-      sheet.replaceSync(STYLES);
-      shadow.adoptedStyleSheets = [sheet];
-    } catch (e) {
-      var style = document.createElement('style');
-      style.textContent = STYLES;
-      shadow.appendChild(style);
-    }
+    addStyles(shadow, STYLES);
     var tpl = document.createElement('template');
     tpl.innerHTML = SKELETON; // static markup of our own; no server or page text in it
     shadow.appendChild(tpl.content);
     root = shadow.querySelector('.ecw-root');
-    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'tools', 'save', 'footer', 'badge', 'unread']
+    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'tools', 'save', 'print', 'footer', 'badge', 'unread']
       .forEach(function (name) { ui[name] = shadow.querySelector('.ecw-' + name); });
 
     if (settings.position === 'left') root.classList.add('ecw-left');
@@ -227,6 +219,7 @@
     ui.close.addEventListener('click', close);
     ui.new.addEventListener('click', newChat);
     ui.save.addEventListener('click', saveTranscript);
+    ui.print.addEventListener('click', printTranscript);
     ui.form.addEventListener('submit', function (e) {
       e.preventDefault();
       ask(ui.input.value);
@@ -245,6 +238,26 @@
     shadow.addEventListener('keydown', function (e) {
       if (e.key === 'Escape' && state.open) { e.stopPropagation(); close(); }
     });
+  }
+
+  /**
+   * Adds a stylesheet to a shadow root or to the document, and returns a function that takes it
+   * away. A constructed stylesheet is not blocked by a page's strict CSP (style-src without
+   * 'unsafe-inline'); old browsers without one get a <style> element.
+   */
+  function addStyles(scope, css) {
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      scope.adoptedStyleSheets = scope.adoptedStyleSheets.concat([sheet]);
+      return function () {
+        scope.adoptedStyleSheets = scope.adoptedStyleSheets.filter(function (s) { return s !== sheet; });
+      };
+    } catch (e) {
+      var style = el('style', null, css);
+      (scope === document ? document.head || document.documentElement : scope).appendChild(style);
+      return function () { style.remove(); };
+    }
   }
 
   /** The accent colours the header, launcher and user bubbles; text on it is black or white, whichever reads. */
@@ -594,7 +607,7 @@
              disclaimer: w.disclaimer, suggestions: w.suggestions || [] };
   }
 
-  // ---- 7. Saving: the transcript as a text file, made in the browser; nothing is sent or stored ----
+  // ---- 7. Saving and printing: the transcript, made in the browser; nothing is sent or stored ----
 
   function saveTranscript() {
     var now = new Date();
@@ -608,32 +621,121 @@
     setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
   }
 
+  /**
+   * The conversation as plain data, the same for the file and the printout: each turn's speaker
+   * ("You", "Chat", or none for a notice) and text, and for a reply its safety notice (each link
+   * written out), its source (section, article, author and the article's address) and a
+   * disclaimer of its own (the crisis reply's).
+   */
+  function turns() {
+    var usual = state.welcome && state.welcome.disclaimer;
+    return state.entries.map(function (entry) {
+      if (entry.who !== 'bot') return { who: entry.who === 'user' ? 'You' : '', text: entry.text };
+      var turn = { who: 'Chat', text: entry.text || '' };
+      var safety = entry.safety && typeof entry.safety === 'object' ? entry.safety : null;
+      var urgent = entry.kind === 'emergency' || entry.kind === 'crisis';
+      if (safety || urgent) {
+        var level = !safety ? entry.kind : safety.level === 'emergency' ? 'emergency' : 'crisis';
+        var links = safety && Array.isArray(safety.links) ? safety.links : [];
+        turn.alert = { level: level, label: LABELS[level], text: safety && safety.text || '',
+          links: links.filter(function (link) { return link && SAFE_HREF.test(String(link.href)); })
+            .map(function (link) { return (link.label || '') + ' (' + link.href + ')'; }) };
+      }
+      var src = entry.source;
+      if (src && src.section) {
+        turn.source = { url: articleUrl(src.url), cite: '\u201c' + src.section + '\u201d' +
+          (src.title ? ', ' + src.title : '') + (src.author ? ' \u2014 ' + src.author : '') };
+      }
+      if (entry.disclaimer && entry.disclaimer !== usual && entry.kind !== 'welcome') turn.note = entry.disclaimer;
+      return turn;
+    });
+  }
+
   /** The conversation as plain text: questions, replies, safety notices and their sources. */
   function transcriptText(now) {
     var lines = [settings.title, 'Saved ' + now.toLocaleString(), ''];
-    state.entries.forEach(function (entry) {
-      if (entry.who === 'user') return lines.push('You: ' + entry.text, '');
-      if (entry.who === 'notice') return lines.push('(' + entry.text + ')', '');
-      var safety = entry.safety;
-      if (safety && typeof safety === 'object') {
-        var level = safety.level === 'emergency' ? 'emergency' : 'crisis';
-        lines.push('!! ' + LABELS[level] + (safety.text ? ': ' + safety.text : ''));
-        (Array.isArray(safety.links) ? safety.links : []).forEach(function (link) {
-          if (link && SAFE_HREF.test(String(link.href))) lines.push('!! ' + (link.label || '') + ' (' + link.href + ')');
-        });
+    turns().forEach(function (turn) {
+      if (turn.alert) {
+        lines.push('!! ' + turn.alert.label + (turn.alert.text ? ': ' + turn.alert.text : ''));
+        turn.alert.links.forEach(function (link) { lines.push('!! ' + link); });
       }
-      lines.push('Chat: ' + (entry.text || ''));
-      var src = entry.source;
-      if (src && src.section) {
-        lines.push('   From the article: \u201c' + src.section + '\u201d' + (src.title ? ', ' + src.title : '') +
-                   (src.author ? ' \u2014 ' + src.author : ''));
-        var href = articleUrl(src.url);
-        if (href) lines.push('   ' + href);
-      }
+      lines.push(turn.who ? turn.who + ': ' + turn.text : '(' + turn.text + ')');
+      if (turn.source) lines.push('   From the article: ' + turn.source.cite);
+      if (turn.source && turn.source.url) lines.push('   ' + turn.source.url);
+      if (turn.note) lines.push('   ' + turn.note);
       lines.push('');
     });
     if (state.welcome && state.welcome.disclaimer) lines.push(state.welcome.disclaimer);
     return lines.join('\n') + '\n';
+  }
+
+  // The printout: while it prints, only it shows; the page, the chat included, is hidden.
+  var PRINT_PAGE = '#eczema-chat-print{display:none}\n@media print{' +
+    'body>:not(#eczema-chat-print){display:none!important}#eczema-chat-print{display:block!important}' +
+    'html,body{height:auto!important;overflow:visible!important}}';
+  var PRINT_STYLES = [
+    ':host{all:initial;font:11pt/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#000}',
+    'h1{margin:0;font-size:16pt}',
+    'h2{margin:0;font-size:11pt;break-after:avoid}',
+    'p{margin:0 0 4pt;white-space:pre-line;overflow-wrap:anywhere}',
+    '.ecw-print-date{margin-bottom:12pt}',
+    '.ecw-print-turn{margin-bottom:10pt}',
+    '.ecw-print-notice{font-style:italic}',
+    // No colour: browsers leave backgrounds out of print. A thick frame and bold type instead.
+    '.ecw-print-alert{margin:2pt 0 6pt;padding:6pt 8pt;border:3pt solid #000;break-inside:avoid}',
+    '.ecw-print-alert-label{font-size:13pt;font-weight:700}',
+    '.ecw-print-source,.ecw-print-note{font-size:10pt}',
+    '.ecw-print-disclaimer{margin-top:14pt;padding-top:6pt;border-top:1pt solid #000;font-size:10pt}'
+  ].join('\n');
+  var endPrint = null; // takes the last printout off the page
+
+  /**
+   * Prints the conversation: a heading, each turn with its speaker, safety notices framed, and
+   * each source with the article's address written out, since paper has no links. The printout
+   * is text in elements, in a container on the page that only print shows; the container and its
+   * styles go once printing is done.
+   */
+  function printTranscript() {
+    if (endPrint) endPrint();
+    var container = document.createElement('div');
+    container.id = 'eczema-chat-print';
+    var shadow = container.attachShadow({ mode: 'open' }); // the page's CSS can't restyle it
+    addStyles(shadow, PRINT_STYLES);
+    var page = el('div', 'ecw-printout');
+    page.append(el('h1', null, settings.title), el('p', 'ecw-print-date', 'Printed ' + new Date().toLocaleString()));
+    turns().forEach(function (turn) {
+      var item = el('section', 'ecw-print-turn');
+      if (turn.who) item.appendChild(el('h2', null, turn.who));
+      if (turn.alert) {
+        var alert = el('div', 'ecw-print-alert');
+        alert.appendChild(el('p', 'ecw-print-alert-label', ICONS[turn.alert.level] + ' ' + turn.alert.label));
+        [turn.alert.text].concat(turn.alert.links).forEach(function (line) {
+          if (line) alert.appendChild(el('p', null, line));
+        });
+        item.appendChild(alert);
+      }
+      item.appendChild(el('p', turn.who ? 'ecw-print-text' : 'ecw-print-notice', turn.text));
+      if (turn.source) {
+        item.appendChild(el('p', 'ecw-print-source', 'From the article: ' + turn.source.cite +
+                            (turn.source.url ? '\n' + turn.source.url : '')));
+      }
+      if (turn.note) item.appendChild(el('p', 'ecw-print-note', turn.note));
+      page.appendChild(item);
+    });
+    if (state.welcome && state.welcome.disclaimer) {
+      page.appendChild(el('p', 'ecw-print-disclaimer', state.welcome.disclaimer));
+    }
+    shadow.appendChild(page);
+    document.body.appendChild(container);
+    var unstyle = addStyles(document, PRINT_PAGE);
+    endPrint = function done() {
+      window.removeEventListener('afterprint', done);
+      unstyle();
+      container.remove();
+      endPrint = null;
+    };
+    window.addEventListener('afterprint', endPrint);
+    window.print();
   }
 
   // ---- 8. Asking ----
