@@ -57,9 +57,10 @@ def main(argv: list[str] | None = None) -> dict:
     raise_fd_limit()
     qs = questions()
     rows = []
-    # The dev questions repeat, so with the engine's reply cache (REPLY_CACHE_SIZE, on by
-    # default) nearly every reply is a cache hit; REPLY_CACHE_SIZE=0 computes every reply,
-    # which is what a stream of all-different patient questions costs.
+    # The server caches only public questions' replies (the suggestion chips and the
+    # article's questions, REPLY_CACHE_SIZE): the dev questions are patients' own words, so
+    # nearly every reply is computed on both bot servers; REPLY_CACHE_SIZE=0 turns the
+    # chips' cache off too.
     with start_server(ECHO_APP, env=UNLIMITED) as echo, \
             start_server(BOT_APP, env=UNLIMITED) as bot, \
             start_server(BOT_APP, env={**UNLIMITED, "REPLY_CACHE_SIZE": "0"}) as uncached:

@@ -257,7 +257,7 @@ def _interactive(bot) -> int:
     color = use_color(sys.stdout)
     welcome = bot.welcome()
     _print_welcome(welcome, terminal_width(), color)
-    state: dict = {}
+    state = None  # a new conversation (the engine's State after the first reply)
     while True:
         try:
             line = input("you> ").strip()
@@ -270,7 +270,7 @@ def _interactive(bot) -> int:
         if command == "help":
             print(_chat_help(terminal_width()) + "\n")
         elif command == "new":
-            state = {}
+            state = None
             print(_paint("New conversation: earlier questions are forgotten.", DIM, color) + "\n")
         elif line:
             reply, state = bot.reply(line, state)
@@ -285,7 +285,7 @@ def _answer_lines(bot, lines: Iterable[str], as_json: bool) -> int:
     question and waits gets its answer. Returns 2 when there was no question at all."""
     color = use_color(sys.stdout)
     width = terminal_width() if sys.stdout.isatty() else 78
-    state: dict = {}
+    state = None  # a new conversation (the engine's State after the first reply)
     answered = 0
     for line in lines:
         question = line.strip()

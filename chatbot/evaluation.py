@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.config import Settings
+from chatbot.core.state import State
 
 # chat_eval.py's --max-words default: an answer longer than this fails.
 MAX_WORDS = 150
@@ -222,8 +223,8 @@ def outcome(case: Case, reply: dict, error: str | None, replied: bool) -> str:
 
 # ---- playing a conversation as the server does ------------------------------------------
 
-def server_turn(bot, text: str, msg_id: str, state: dict,
-                settings: Settings) -> tuple[dict | None, dict, str | None]:
+def server_turn(bot, text: str, msg_id: str, state: State | None,
+                settings: Settings) -> tuple[dict | None, State | None, str | None]:
     """One turn as the websocket server handles chat_eval.py's frame
     {"type": "ask", "id": msg_id, "text": text}: (reply, next state, None), or
     (None, state, why) where the server sends an error frame instead of a reply.
@@ -251,7 +252,7 @@ def server_turn(bot, text: str, msg_id: str, state: dict,
 
 def run_case(bot, case: Case, settings: Settings, max_words: int = MAX_WORDS) -> Result:
     """Plays one case as a new conversation and judges its last reply."""
-    state: dict = {}
+    state: State | None = None  # a new conversation
     reply: dict = {}
     for i, turn in enumerate(case.turns):
         answered, state, refused = server_turn(bot, turn, f"{case.id}-{i}", state, settings)

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from chatbot.core.state import State
+
 from conftest import DEV_CASES, ROOT
 from chatbot.config import Settings
 from chatbot.core import load_bot
@@ -82,12 +84,12 @@ def test_every_kind_is_a_valid_reply_object_with_a_disclaimer(bot, turns):
 def test_follow_up_uses_the_medicine_from_context(bot):
     reply, state = converse(bot, ["tell me about Dupixent", "what are its side effects?"])
     assert "conjunctivitis" in reply["text"]
-    assert state["entity"] == "dupilumab"
+    assert state.entity == "dupilumab"
 
 
 def test_a_new_medicine_overrides_the_context(bot):
     reply, state = converse(bot, ["what is dupilumab", "what are the side effects of cyclosporine"])
-    assert "kidney damage" in reply["text"] and state["entity"] == "cyclosporine"
+    assert "kidney damage" in reply["text"] and state.entity == "cyclosporine"
 
 
 def test_and_what_about_another_medicine_keeps_the_question(bot):
@@ -305,8 +307,23 @@ def test_answers_offer_related_section_questions(bot):
 def test_junk_state_is_ignored_not_trusted(bot, state):
     reply, new_state = bot.reply("what are its side effects?", state)
     assert_reply_object(reply)
-    assert set(new_state) <= {"entity", "topic"}
-    assert len(json.dumps(new_state)) < 1000
+    assert isinstance(new_state, State)
+    assert len(json.dumps(new_state.context())) < 1000
+    assert bot.state(state).entity is None
+
+
+def test_the_state_is_one_typed_value_and_its_context_is_lossless(bot):
+    """What the server hands a client as `context`, read back, is the state it came from;
+    and a reply given from the context equals the reply given from the state."""
+    state = None
+    for turn in ["side effects of prednisone", "and methotrexate?", "is it safe long term?",
+                 "my son is 6, could he take it?", "thanks"]:
+        reply, state = bot.reply(turn, state)
+        assert isinstance(state, State)
+        assert bot.state(json.loads(json.dumps(state.context()))) == state
+        following = "what about dupixent?"
+        assert bot.reply(following, state) == bot.reply(following, state.context())
+    assert bot.state({"entity": "methotrexate", "topic": "x" * 5000}).topic == "x" * 200
 
 
 def test_welcome(bot):
@@ -314,32 +331,16 @@ def test_welcome(bot):
     assert w["text"] and w["disclaimer"] and 0 < len(w["suggestions"]) <= 3
 
 
-def test_cached_replies_are_equal_and_independent(bot):
-    question = next(q for q in bot.public_questions() if "methotrexate" in q.lower())
-    first, state = bot.reply(question, {})
+def test_replies_are_independent_and_the_engine_keeps_no_question(bot):
+    """The engine keeps nothing a patient typed after replying (the server's one cache holds
+    public questions only: chatbot.server.chat.ReplyFrames)."""
+    question = "my hands crack and bleed on mtx, zebrafishology question"
+    first, _ = bot.reply(question, None)
     first["suggestions"].append("tampered")
-    first["source"]["section"] = "tampered"
-    state["entity"] = "tampered"
-    again, again_state = bot.reply(question, {})
-    assert question in bot._cache
-    assert "tampered" not in again["suggestions"] and again["source"]["section"] != "tampered"
-    assert again_state.get("entity") != "tampered"
-
-
-def test_the_cache_holds_public_questions_only_and_can_be_turned_off():
-    """What patients type is never kept (a cached reply's speed would tell another patient
-    it was asked); the chips and the article's questions are, all of them from the start."""
-    from chatbot.config import Settings
-    from chatbot.core import load_bot
-    small = load_bot(Settings(reply_cache_size=2)).prepare()
-    assert list(small._cache) == small.public_questions()[:2]
-    for q in ["what are biologics", "what is mtx", "what is adbry", "dupixent pink eye"]:
-        small.reply(q, {})
-    assert list(small._cache) == small.public_questions()[:2]
-    off = load_bot(Settings(reply_cache_size=0)).prepare()
-    a, _ = off.reply(off.public_questions()[0], {})
-    b, _ = off.reply(off.public_questions()[0], {})
-    assert a == b and not off._cache
+    again, _ = bot.reply(question, None)
+    assert "tampered" not in again["suggestions"]
+    held = repr({k: v for k, v in vars(bot).items() if k not in {"documents", "passages"}})
+    assert "zebrafishology" not in held and "hands crack" not in held
 
 
 def test_a_long_message_needs_less_coverage_than_a_short_one(bot):

@@ -11,6 +11,8 @@ import math
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from chatbot.core.state import State
+
 KINDS = {"answer", "no_answer", "clarify", "emergency", "crisis", "smalltalk"}
 NEEDS_DISCLAIMER = KINDS - {"smalltalk"}
 SOURCE_KEYS = {"title", "author", "section", "passage_id", "url"}
@@ -85,10 +87,12 @@ def check_reply(reply: object) -> None:
     assert json.loads(encoded) == reply
 
 
-def check_state(state: object) -> None:
-    """The new state goes back to REST clients as `context`, so it must be plain JSON."""
-    assert isinstance(state, dict)
-    json.dumps(state, allow_nan=False)
+def check_state(bot, state: object) -> None:
+    """The new state goes back to REST clients as its `context`, so that must be plain JSON
+    and read back as the same state."""
+    assert isinstance(state, State)
+    context = json.loads(json.dumps(state.context(), allow_nan=False))
+    assert bot.state(context) == state
 
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -100,7 +104,7 @@ FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCh
 def test_any_text_gets_a_valid_reply(bot, text):
     reply, state = bot.reply(text, {})
     check_reply(reply)
-    check_state(state)
+    check_state(bot, state)
 
 
 @FAST
@@ -108,18 +112,18 @@ def test_any_text_gets_a_valid_reply(bot, text):
 def test_junk_state_never_breaks_a_reply(bot, text, state):
     reply, new_state = bot.reply(text, state)
     check_reply(reply)
-    check_state(new_state)
+    check_state(bot, new_state)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(turns=st.lists(texts, min_size=2, max_size=6))
 def test_a_conversation_of_anything_keeps_working(bot, turns):
     """State threaded through many odd turns, as a real chat does, stays valid."""
-    state: dict | None = None
+    state: State | None = None
     for text in turns:
         reply, state = bot.reply(text, state)
         check_reply(reply)
-        check_state(state)
+        check_state(bot, state)
 
 
 @settings(max_examples=100, deadline=None)

@@ -553,6 +553,10 @@ class BrokenBot:
     def public_questions(self) -> list[str]:
         return []
 
+    def state(self, context):
+        from chatbot.core.state import State
+        return State()
+
     def reply(self, text, state):
         raise KeyError(f"engine bug while answering {text!r}")
 

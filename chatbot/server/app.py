@@ -22,7 +22,7 @@ from chatbot.core.corpus import CorpusError
 from chatbot.server import article, boot, chat, headers, origins
 from chatbot.server.assets import Asset, load_dir
 from chatbot.server.body import read_body
-from chatbot.server.chat import Conversation, ProtocolError, ReplyFrames
+from chatbot.server.chat import Conversation, ProtocolError, ReplyFrame, ReplyFrames
 from chatbot.server.clients import CHATS_RETRY_AFTER, Clients, client_address
 from chatbot.server.events import EventLog
 from chatbot.server.origins import LOCAL_HOSTS
@@ -161,13 +161,13 @@ def ask() -> Response:
     if request.method == "OPTIONS":  # CORS preflight from an allowed origin
         return Response(status=204)
     ext = _ext()
-    settings, log, client = ext["settings"], ext["log"], g.client
+    settings, log, client, bot = ext["settings"], ext["log"], g.client, ext["bot"]
     try:
         raw = read_body(request.environ, MAX_BODY_BYTES, settings.body_timeout,
                         _rest_settings(settings))
         msg = chat.parse_message(raw, _rest_settings(settings))
         msg_id = chat.message_id(msg, settings)
-        context = chat.client_context(msg, settings, msg_id) or {}
+        state = bot.state(chat.client_context(msg, settings, msg_id))
         wait = client.asks.take()
         try:
             if wait:
@@ -176,17 +176,18 @@ def ask() -> Response:
         except ProtocolError as refusal:  # safety before the length and rate limits
             if refusal.code not in {"text_too_long", "rate_limited"} or client.rescues.take():
                 raise
-            reply, new_state = chat.rescue(ext["bot"], msg, refusal, log, "rest"), context
+            frame = ReplyFrame(chat.rescue(bot, msg, refusal, log, "rest"), state)
         else:
-            reply, new_state = chat.answer(ext["bot"], text, context, settings, log, "rest", msg_id)
+            frame = ext["frames"].get(text, state)
+            if frame is None:
+                frame = ReplyFrame(*chat.answer(bot, text, state, settings, log, "rest", msg_id))
+            else:  # the same log line as a computed reply
+                log.reply("rest", frame.kind, frame.confidence, len(text), 0.0, question=text)
     except ProtocolError as err:
         log.emit("error", code=err.code, channel="rest")
         return _refusal(ProtocolError(err.code, _rest_settings(settings), err.msg_id,
                                       err.retry_after))
-    body = {**{k: v for k, v in reply.items() if k != "id"}, "context": new_state}
-    if msg_id is not None:
-        body["id"] = msg_id
-    return Response(json.dumps(body), mimetype="application/json")
+    return Response(frame.rest_body(msg_id), mimetype="application/json")
 
 
 def _rest_settings(settings: Settings) -> Settings:

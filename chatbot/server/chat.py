@@ -135,8 +135,8 @@ def client_context(msg: dict, settings: Settings, msg_id: Any = None) -> dict | 
     return context
 
 
-def answer(bot, text: str, state: dict, settings: Settings, log: EventLog, channel: str,
-           msg_id: Any = None) -> tuple[dict, dict]:
+def answer(bot, text: str, state, settings: Settings, log: EventLog, channel: str,
+           msg_id: Any = None) -> tuple[dict, Any]:
     """Asks the engine and logs the outcome; an engine failure becomes `internal_error`."""
     started = time.perf_counter()
     try:
@@ -160,7 +160,7 @@ def parse_quietly(raw: str | bytes, settings: Settings) -> dict | None:
 
 
 def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel: str) -> dict:
-    """The crisis or emergency reply for a message a limit would turn away (too long, too
+    """The crisis or emergency reply object (the engine's) for a message a limit would turn away (too long, too
     large, too many), when it carries any risk; otherwise the refusal is raised.
 
     Safety comes before every limit: someone in crisis who writes at length, or fast, is
@@ -179,22 +179,27 @@ def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel
     if reply is None:
         raise refusal
     log.reply(channel, reply["kind"], reply["confidence"], len(text), 0.0, question=text)
-    return {"type": "reply", "id": refusal.msg_id, **{k: v for k, v in reply.items() if k != "type"}}
+    return reply
 
 
 class ReplyFrame:
     """A reply as the websocket sends it, serialized once: only the message id differs
-    between patients who ask the same question in the same context."""
+    between patients who ask the same question in the same context. `state` is the
+    engine's State after the reply (its wire form is the frame's `context`)."""
 
-    def __init__(self, reply: dict, state: dict):
+    def __init__(self, reply: dict, state):
         self.kind, self.confidence, self.state = reply.get("kind"), reply.get("confidence"), state
-        self._head = '{"type": ' + json.dumps(reply.get("type", "reply")) + ', "id": '
+        self._type = json.dumps(reply.get("type", "reply"))
         body = {k: v for k, v in reply.items() if k != "type"}
-        self._tail = ", " + json.dumps({**body, "context": state})[1:]
+        self._tail = ", " + json.dumps({**body, "context": state.context()})[1:]
+
+    def rest_body(self, msg_id: Any) -> str:
+        """The REST response: the same object, with `id` only when the request had one."""
+        return self.text(msg_id) if msg_id is not None else '{"type": ' + self._type + self._tail
 
     def text(self, msg_id: Any) -> str:
         """The frame's JSON, the same as json.dumps of {"type", "id", **reply, "context"}."""
-        return self._head + _json_id(msg_id) + self._tail
+        return '{"type": ' + self._type + ', "id": ' + _json_id(msg_id) + self._tail
 
 
 def _json_id(msg_id: Any) -> str:
@@ -207,14 +212,15 @@ def _json_id(msg_id: Any) -> str:
 
 
 class ReplyFrames:
-    """The finished JSON of every public question's reply (the suggestion chips and the
-    article's own questions: Bot.public_questions), built once at start and shared by a
-    process's connections.
+    """The server's one reply cache: the finished JSON of every public question's reply (the
+    suggestion chips and the article's own questions: Bot.public_questions), built once at
+    start and shared by a process's connections, websocket and REST.
 
     Most of a chip's cost on the wire was building and serializing its reply again. Only
     public questions, asked with no medicine or topic in the context, are kept, and all from
     the start: a reply served from here takes the same time whoever asked first, so its speed
-    says nothing about what another patient typed. `size` 0 keeps nothing (REPLY_CACHE_SIZE).
+    says nothing about what another patient typed. The engine keeps no cache of its own.
+    `size` 0 keeps nothing (REPLY_CACHE_SIZE).
     """
 
     def __init__(self, size: int, bot=None):
@@ -223,9 +229,10 @@ class ReplyFrames:
         for text in (bot.public_questions() if bot is not None else [])[:size]:
             self._frames[text] = ReplyFrame(*bot.reply(text, {}))
 
-    def get(self, text: str, state: dict) -> ReplyFrame | None:
-        """The frame for a public question asked with an empty context, else None."""
-        if state.get("entity") or state.get("topic"):
+    def get(self, text: str, state) -> ReplyFrame | None:
+        """The frame for a public question asked in a new conversation (an empty State),
+        else None."""
+        if not state.empty:
             return None
         return self._frames.get(text)
 
@@ -244,7 +251,7 @@ class Conversation:
         self.log = log
         self.frames = frames or ReplyFrames(0)
         self.client = client  # clients.Client: the limits shared by all its chats, or None
-        self.state: dict = {}
+        self.state = bot.state(None)  # the engine's State for this chat
         self.window = SlidingWindow(settings.rate_limit_messages, settings.rate_limit_seconds)
         self.messages = 0
         self.errors: Counter[str] = Counter()
@@ -272,7 +279,7 @@ class Conversation:
         msg_id = message_id(msg, self.settings)
         kind = msg.get("type")
         if kind == "reset":
-            self.state = {}
+            self.state = self.bot.state(None)
             return json.dumps({"type": "reset", "id": msg_id, "ok": True})
         if kind != "ask":
             raise ProtocolError("unknown_type", self.settings, msg_id)
@@ -283,14 +290,14 @@ class Conversation:
                 raise
             return self._rescued(msg, refusal)
         context = client_context(msg, self.settings, msg_id)
-        start = self.state if context is None else context
+        start = self.state if context is None else self.bot.state(context)
         frame = self.frames.get(text, start)
         if frame is None:
             reply, state = answer(self.bot, text, start, self.settings, self.log, "ws", msg_id)
             frame = ReplyFrame(reply, state)
         else:  # the same log line as a computed reply, so operators see every answer
             self.log.reply("ws", frame.kind, frame.confidence, len(text), 0.0, question=text)
-        self.state = dict(frame.state)
+        self.state = frame.state
         return frame.text(msg_id)
 
     def _limit(self, raw: str | bytes) -> ProtocolError | None:
@@ -309,4 +316,4 @@ class Conversation:
         """The safety reply for a refused message that carries risk (see rescue), or the
         refusal with the message's id when it has one."""
         reply = rescue(self.bot, msg, refusal, self.log, "ws")
-        return json.dumps({**reply, "context": self.state})
+        return ReplyFrame(reply, self.state).text(refusal.msg_id)

@@ -1,0 +1,31 @@
+"""What a conversation remembers between messages: one typed value the engine owns.
+
+`Bot.reply(text, state)` takes a State and returns the next one. A front end keeps it for
+its connection (the websocket, `ask`'s chat) or hands its wire form to the client as an
+opaque `context` (REST, and the widget across page loads), and reads the context back with
+`Bot.state(context)`, which keeps only what the engine can trust. The wire form is lossless:
+`bot.state(s.context()) == s` for every state the engine makes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_TOPIC_CHARS = 200  # a topic is a few words ("side effects"); nothing longer is kept
+
+
+@dataclass(frozen=True)
+class State:
+    """The medicine being discussed and what was last asked about it, if anything."""
+    entity: str | None = None  # a medicine the lexicon knows: "methotrexate"
+    topic: str | None = None  # "side effects", for "and for dupixent?"
+
+    def context(self) -> dict[str, str]:
+        """The wire form: a JSON object with the fields that are set."""
+        return {k: v for k, v in (("entity", self.entity), ("topic", self.topic)) if v}
+
+    @property
+    def empty(self) -> bool:
+        return not self.entity and not self.topic
+
+
+START = State()
