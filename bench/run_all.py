@@ -20,7 +20,7 @@ from pathlib import Path
 from common import OUT, ROOT, gunicorn_flag, machine
 
 BENCHES = ["safety_quality", "answer_quality", "cold_start", "retrieval_scale", "latency", "capacity",
-           "nginx_scaleout", "soak"]
+           "nginx_scaleout", "soak", "attacks"]
 HERE = Path(__file__).resolve().parent
 
 
@@ -173,6 +173,10 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
                           f"{x['rss_cold_mb']} / {x['rss_start_mb']} / {x['rss_end_mb']}",
                           f"**{x['rss_growth_pct']}%**", f"{x['pss_growth_pct']}%"]]), ""]
 
+    d = load("attacks")
+    if d:
+        lines += attacks_section(d)
+
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
@@ -234,6 +238,115 @@ def answer_section(d: dict) -> list[str]:
             "sessions, so its own figure is flattered; the dev cases were never trained on.", "",
             table(["engine", "answerable: right", "wrong passage", "refused",
                    "not covered: refused", "small talk"], rows), ""]
+
+
+ATTACK_LABELS = {
+    "none": "no attack",
+    "idle_websockets": "{n:,} idle websockets held open",
+    "slow_body": "{n:,} POST /api/ask, headers sent, body never",
+    "reconnect_flood": "50 chats reconnecting, 30 questions at once each time",
+    "huge_headers": "20 loops of requests with 95 headers of 8 KB",
+    "junk_stream": "junk words at ~19 KB/s over 10 chats",
+    "none (after)": "no attack, after the attacks",
+}
+
+
+def _attack_stats(name: str, s: dict) -> str:
+    """What the server answered the attacker, in a few words."""
+    if not s:
+        return ""
+    r = s.get("responses", {})
+    if name == "idle_websockets":
+        return (f"{r.get('101', 0)} opened (101), {r.get('429', 0)} refused (429); "
+                f"{s.get('still_open_at_end', 0)} still open at the end")
+    if name == "slow_body":
+        return (f"{r.get('429', 0)} refused at once (429), {r.get('408', 0)} timed out (408, "
+                f"median {s.get('answer_after_s_median', {}).get('408', '-')} s), "
+                f"{s.get('unanswered_at_end', 0)} unanswered at the end")
+    if name == "reconnect_flood":
+        return (f"{s['connections']:,} chats, {s['replies']:,} answered, "
+                f"{s['errors'].get('rate_limited', 0):,} rate_limited")
+    if name == "huge_headers":
+        return f"{s['requests']:,} requests ({s['mb_sent']} MB), all answered " + \
+            ", ".join(f"{k} x{v}" for k, v in r.items())
+    if name == "junk_stream":
+        return (f"{s['sent']:,} messages at {s['kb_per_s']} KB/s: {s['replies']:,} answered, "
+                f"{s['errors'].get('rate_limited', 0):,} rate_limited")
+    return ""
+
+
+def attacks_section(d: dict) -> list[str]:
+    """A legitimate client's latency under each attack, limits on, and the issue's criteria."""
+    x = d["data"]
+    rows = []
+    base = next((r for r in x["rows"] if r["attack"] == "none"), None)
+    for r in x["rows"]:
+        lg, name = r["legit"], r["attack"]
+        n = r.get("attack_stats", {}).get("attempted", 0)
+        ratio = (f"{round(lg['chat']['p50_ms'] / max(base['legit']['chat']['p50_ms'], 1e-9), 1)}x"
+                 if base else "-")
+        rows.append([ATTACK_LABELS.get(name, name).format(n=n),
+                     f"{lg['chat']['p50_ms']} / {lg['chat']['p99_ms']} / {lg['chat']['max_ms']}",
+                     ratio, lg["chat"]["count"], lg["connect_max_ms"], lg["health"]["max_ms"],
+                     lg["failures"] + lg["health_failures"],
+                     "**yes**" if lg["within_3s"] else "**NO**",
+                     (f"{r['rss_before_mb']} -> {r['rss_after_mb']}" if "rss_after_mb" in r
+                      else f"{r['rss_before_mb']}"),
+                     (f"{r['listen_overflows_ramp']:,} / {r['listen_overflows_window']:,}"
+                      if "listen_overflows_window" in r else "-"),
+                     r.get("server_cpu_s", "-"), _attack_stats(name, r.get("attack_stats", {}))])
+    b, j, c, sc, rf = (x["deflate_bombs"], x["junk_memory"], x["cost"], x["side_channel"],
+                       x["rest_flood"])
+    e = c["engine"]
+    crit = [[k, "met" if v["met"] else "**NOT MET**", v["figure"]]
+            for k, v in x["criteria"].items()]
+    return ["## Hostile load (limits on)", "",
+            f"Command: `{d['command']}` ({x['seconds']} s). The Procfile server with its "
+            f"per-client limits at their defaults and `TRUSTED_PROXIES=127.0.0.1`: the attacker "
+            f"(203.0.113.x) and the patients (198.51.100.x) are different clients by "
+            f"X-Forwarded-For. The legitimate client: {x['patients']} patients, each on its own "
+            f"websocket asking a dev question every {x['patient_pace_s']} s (one every "
+            f"{round(x['patient_pace_s'] / x['patients'], 2)} s in all), and `/healthz` every "
+            f"{x['health_every_s']} s on a new connection; measured for {x['window_s']} s while "
+            "each attack runs (after its ramp), beside the same client with no attack, in one run. "
+            "Attacker, patients and server share the 2 cores"
+            + (f" (load average before / after: {' '.join(map(str, x['load_before']))} / "
+               f"{' '.join(map(str, x['load_after']))})" if "load_before" in x else "")
+            + ". Worker RSS: VmRSS of the gunicorn workers (children of the master).", "",
+            table(["attack", "chat p50 / p99 / max ms", "p50 vs no attack", "replies",
+                   "connect max ms", "/healthz max ms", "failures", "all within 3 s",
+                   "worker RSS MiB", "SYNs dropped, ramp / window", "server CPU s",
+                   "what the attacker got"], rows), "",
+            table(["measure", "result"], [
+                ["deflate bombs (handshake offers permessage-deflate, then 3 frames of "
+                 f"{b['frame_bytes']:,} bytes that inflate to {b['inflates_to_mb']} MiB each)",
+                 f"{b['bombs']} bombs: deflate agreed {b['deflate_agreed']} times; "
+                 + ", ".join(f"{k} x{v}" for k, v in b["outcomes"].items())
+                 + f"; worker RSS {b['rss_before_mb']} -> {b['rss_after_mb']} MiB "
+                   f"(**+{b['rss_growth_mb']}**)"],
+                [f"junk messages (500 characters of 19-30-letter random words, {j['chats']} chats "
+                 "from as many addresses, 20 each)",
+                 f"{j['messages']:,} sent, {j['replies']:,} answered in {j['seconds']} s; worker "
+                 f"RSS {j['rss_before_mb']} -> {j['rss_after_mb']} MiB (**+{j['rss_growth_mb']}**)"],
+                [f"cost of a junk message vs a dev question ({c['pairs']} of each, alternating on "
+                 "one chat, rate limits raised)",
+                 f"server time (the `reply` log's latency_ms) median {c['junk_server_ms']} vs "
+                 f"{c['normal_server_ms']} ms: **{c['server_ratio']}x**; round trip "
+                 f"{c['junk_rtt_ms']} vs {c['normal_rtt_ms']} ms: **{c['rtt_ratio']}x**; engine "
+                 f"in process {e['junk_ms']} vs {e['normal_ms']} ms: **{e['ratio']}x** (a real "
+                 f"message of 350-500 characters: {e['long_message_ms']} ms, n={e['long_messages']})"],
+                [f"{rf['requests']} rapid POST /api/ask from one client (10 at a time, new "
+                 "connections)",
+                 f"**{rf['refused_429']} refused with 429** in {rf['seconds']} s; "
+                 + ", ".join(f"{k} x{v}" for k, v in rf["responses"].items())
+                 + " (the burst of 120 is per worker: 2 workers let ~240 through)"],
+                [f"timing side channel ({sc['pairs']} pairs of new questions, timed from another "
+                 "client's chat, rate limits raised)",
+                 f"median never asked {sc['never_asked_ms']} ms, asked before by another patient "
+                 f"{sc['asked_before_ms']} ms: **{sc['ratio_never_over_before']}x**; a suggestion "
+                 f"chip (public, cached at start) {sc['chip_ms']} ms"],
+            ]), "",
+            "Issue 14's criteria:", "", table(["criterion", "verdict", "figure"], crit), ""]
 
 
 def main(argv: list[str] | None = None) -> None:
