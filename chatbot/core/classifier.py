@@ -179,9 +179,10 @@ class TextClassifier:
 
     # -- inference -------------------------------------------------------------
 
-    def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The message's L2-normalised TF-IDF as (slots, weights) over the model's vocabulary."""
-        counts = buckets(text)
+    def vector(self, text: str, counts: dict[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The message's L2-normalised TF-IDF as (slots, weights) over the model's vocabulary;
+        `counts` is buckets(text) when the caller has it already (two models read a message)."""
+        counts = buckets(text) if counts is None else counts
         keys = np.fromiter(counts, dtype=np.int64, count=len(counts))
         # the vocabulary is sorted: a binary search finds each feature without a dict of
         # tens of thousands of entries to build at every start
@@ -193,9 +194,10 @@ class TextClassifier:
         norm = math.sqrt(float(w @ w))
         return idx, (w / norm if norm else w)
 
-    def probabilities(self, text: str) -> np.ndarray:
-        """The probability of each class (in `classes` order) for the text read as one message."""
-        idx, w = self.vector(text)
+    def probabilities(self, text: str, counts: dict[int, int] | None = None) -> np.ndarray:
+        """The probability of each class (in `classes` order) for the text read as one message
+        (`counts`: its buckets, if already computed)."""
+        idx, w = self.vector(text, counts)
         z = self.coef[:, idx] @ w + self.intercept
         z = np.exp(z - z.max())
         return z / z.sum()

@@ -18,6 +18,7 @@ from typing import Mapping
 
 from chatbot.config import Settings
 from chatbot.core.answers import AnswerModel, answer_model_for, section_id
+from chatbot.core.classifier import buckets
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
 from chatbot.core.highlight import highlights
@@ -204,14 +205,16 @@ class Bot:
         folded = fold(text)
         # the model reads every script; the rest of the engine only Latin letters, so a message
         # in Korean or Chinese is judged for risk before it is found to have no words to answer
-        found = self.safety.assess(text, folded)
+        # the risk model and the answer model read the same features: computed once
+        counts = buckets(text) if len(text) <= MAX_INPUT_CHARS else None
+        found = self.safety.assess(text, folded, counts)
         if found.sure:
             return self._safety(found), state
         if len(text) > MAX_INPUT_CHARS:
             text = text[:MAX_INPUT_CHARS]
             folded = fold(text)
         if folded:
-            reply, state = self._respond(text, folded, state)
+            reply, state = self._respond(text, folded, state, counts)
         else:
             reply = self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions)
         if found.level:
@@ -226,7 +229,8 @@ class Bot:
         reply["safety"] = self.safety.notice(found, self.numbers)
         return reply
 
-    def _respond(self, text: str, folded: str, state: State) -> tuple[dict, State]:
+    def _respond(self, text: str, folded: str, state: State,
+                 counts: dict[int, int] | None = None) -> tuple[dict, State]:
         """Everything after safety: small talk, topics left out, then retrieval."""
         section = self.section_by_question.get(folded)
         if section:  # a tapped suggestion is a section's question: always that section's answer
@@ -275,7 +279,7 @@ class Bot:
 
         hits, query = searched or self._search(query, folded, state)
         if not hits or hits[0].coverage < self._bar(text):
-            learned = self._learned_answer(text, query, state)
+            learned = self._learned_answer(text, query, state, counts)
             if learned:
                 return learned, state
             confidence = hits[0].coverage if hits else 0.0
@@ -293,14 +297,15 @@ class Bot:
             hits = [Hit(next(p for p in self.passages if p.section == section), 0.0, 1.0)]
         return self._answer(hits, query)
 
-    def _learned_answer(self, text: str, query: Query, state: State) -> dict | None:
+    def _learned_answer(self, text: str, query: Query, state: State,
+                        counts: dict[int, int] | None = None) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. Not for a follow-up about a medicine named earlier: the model reads
         only this message."""
         if self.answers is None or (state.entity and not query.entities):
             return None
-        p = self.answers.probabilities(text)
+        p = self.answers.probabilities(text, counts)
         best = int(p.argmax())
         section = self.section_by_id.get(self.answers.classes[best])
         if section is None or p[best] < ANSWER_AT:

@@ -46,9 +46,10 @@ class RiskModel(TextClassifier):
     """P(none), P(crisis), P(emergency) of a message."""
     classes = CLASSES
 
-    def assess(self, text: str) -> Risk:
-        """The message's risk: the highest of the whole message and of each sentence in it."""
-        whole = p = self.probabilities(text)
+    def assess(self, text: str, counts: dict[int, int] | None = None) -> Risk:
+        """The message's risk: the highest of the whole message and of each sentence in it
+        (`counts`: the whole message's buckets, if already computed)."""
+        whole = p = self.probabilities(text, counts)
         for part in sentences(text):
             p = np.maximum(p, self.probabilities(part))
         return Risk(crisis=float(p[1]), emergency=float(p[2]), whole=float(max(whole[1], whole[2])),

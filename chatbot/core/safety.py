@@ -242,15 +242,17 @@ class Safety:
                 return "emergency"
         return None
 
-    def assess(self, text: str, folded: str) -> Assessment:
+    def assess(self, text: str, folded: str, counts: dict[int, int] | None = None) -> Assessment:
         """Both judges on the whole message; see the module doc. A message longer than
         MAX_SAFETY_CHARS is read at its start and at its end (where a story's turn usually
-        comes), which bounds the work any one message can cost."""
+        comes), which bounds the work any one message can cost. `counts` is the message's
+        classifier.buckets when the caller has them (the answer model reads them too)."""
         if len(text) > MAX_SAFETY_CHARS:
             head = self.assess(text[:MAX_SAFETY_CHARS], folded[:MAX_SAFETY_CHARS])
             tail = self.assess(text[-MAX_SAFETY_CHARS:], folded[-MAX_SAFETY_CHARS:])
             return max(head, tail, key=lambda a: (a.sure, a.level is not None))
-        level, sure = grade(self.check(folded), self.model.assess(text) if self.model else None)
+        level, sure = grade(self.check(folded),
+                            self.model.assess(text, counts) if self.model else None)
         return Assessment(level, sure, self.language(text)) if level else NO_RISK
 
     def language(self, text: str) -> str:
