@@ -39,10 +39,15 @@ def test_what_the_article_does_not_cover_stays_not_covered(fresh, text):
     assert both(fresh, text)[1]["kind"] == "no_answer"
 
 
-def test_a_follow_up_about_an_earlier_medicine_is_left_to_retrieval(fresh):
-    _, state = fresh.reply("what is methotrexate", {})
-    alone, learned = both(fresh, "AEs?", state)
-    assert learned["kind"] == alone["kind"]
+def test_a_follow_up_is_answered_about_the_medicine_named_earlier(fresh):
+    """The model names the section from "AEs?" alone; the passage in it is the one about the
+    medicine the conversation is about."""
+    for medicine, words in (("methotrexate", "methotrexate can cause"),
+                            ("cyclosporine", "cyclosporine can cause")):
+        _, state = fresh.reply(f"what is {medicine}", {})
+        alone, learned = both(fresh, "AEs?", state)
+        assert alone["kind"] == "no_answer"
+        assert learned["kind"] == "answer" and words in learned["text"].lower()
 
 
 def test_examples_are_keyed_by_the_passage_that_answers_them():
@@ -81,3 +86,16 @@ def test_a_tapped_suggestion_always_answers_from_its_section_whatever_came_befor
             reply, _ = bot.reply(section, context)
             assert reply["kind"] == "answer", section
             assert reply["source"]["section"] == section
+
+
+def test_small_talk_no_pattern_reads_is_answered_as_small_talk_when_the_model_is_sure(fresh):
+    alone, learned = both(fresh, "thx sm 🙏")
+    assert alone["kind"] == "no_answer"
+    assert learned["kind"] == "smalltalk"
+    assert learned["text"] == fresh.talk.smalltalk_replies["thanks"]  # "thx" is thanks
+
+
+@pytest.mark.parametrize("text", ["how much does dupixent cost", "whats the weather like",
+                                  "zxcv qwer"])
+def test_the_model_does_not_turn_refusals_into_small_talk(fresh, text):
+    assert both(fresh, text)[1]["kind"] == "no_answer"
