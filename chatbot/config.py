@@ -159,8 +159,8 @@ class Settings:
     development: bool = False  # `chatbot serve`: pages on localhost may chat
     trusted_proxies: tuple[IPNetwork, ...] = ()
     client_chats: int = 100  # open chats and REST requests at once
-    client_messages: int = 600  # chat messages at once (a burst) across all its chats...
-    client_message_rate: float = 30.0  # ...then this many a second
+    client_messages: int = 2000  # chat messages at once (a burst) across all its chats...
+    client_message_rate: float = 50.0  # ...then this many a second
     client_asks: int = 120  # REST questions at once (a burst)...
     client_ask_rate: float = 2.0  # ...then this many a second
     body_timeout: int = 10  # seconds a REST request may take to send its body
@@ -189,8 +189,8 @@ class Settings:
             send_timeout=_int(env, "SEND_TIMEOUT", 10, 1),
             trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
             client_chats=_int(env, "CLIENT_CHATS", 100, 1),
-            client_messages=_int(env, "CLIENT_MESSAGES", 600, 1),
-            client_message_rate=_float_min(env, "CLIENT_MESSAGE_RATE", 30.0, 0.01),
+            client_messages=_int(env, "CLIENT_MESSAGES", 2000, 1),
+            client_message_rate=_float_min(env, "CLIENT_MESSAGE_RATE", 50.0, 0.01),
             client_asks=_int(env, "CLIENT_ASKS", 120, 1),
             client_ask_rate=_float_min(env, "CLIENT_ASK_RATE", 2.0, 0.01),
             body_timeout=_int(env, "BODY_TIMEOUT", 10, 1),
