@@ -1,9 +1,10 @@
 """How the answers treat questions from authors the answer model never saw.
 
 Leave-authors-out cross-validation over corpus/examples/*_questions.jsonl (6 folds of
-authors): for each fold the answer model is trained on the other authors' questions and the
-engine answers this fold's conversations, once without the model (retrieval alone) and once
-with it. Reported apart: answerable questions answered right, answered with a wrong passage,
+authors): for each fold the answer model and its ranker are trained on the other authors'
+questions (the ranker from inner folds of those authors, as `chatbot train` does) and the
+engine answers this fold's conversations three ways: retrieval alone, retrieval with the
+answer model as a rescue (the ranker taken out), and the engine as it ships (the ranker). Reported apart: answerable questions answered right, answered with a wrong passage,
 refused; questions the article does not cover that were refused; small talk. The shared dev
 cases (tests/shared/eval, never trained on) are scored with the model trained on everything.
 
@@ -76,11 +77,17 @@ def main() -> None:
     bot = load_bot(Settings(cache_dir=None, reply_cache_size=0))
     full_model = bot.answers
     started = time.perf_counter()
-    alone, learned = [], []
+    alone, learned, ranked = [], [], []
     for fold in range(FOLDS):
         held = [c for c in cases if fold_of[c["author"]] == fold]
-        bot.answers = train_answers([e for e in examples if fold_of.get(e.author) != fold])
+        model = train_answers([e for e in examples if fold_of.get(e.author) != fold],
+                              view=bot.question_view)
+        bot.answers = model
+        ranked += [(c, outcome(bot, c)) for c in held]
+        weights = model.extra.pop("ranker", None)
         learned += [(c, outcome(bot, c)) for c in held]
+        if weights is not None:
+            model.extra["ranker"] = weights
         bot.answers = None
         alone += [(c, outcome(bot, c)) for c in held]
     dev = [c for c in conversations(DEV_CASES) if c["expect"]["kind"] in ("answer", "no_answer", "smalltalk")]
@@ -92,9 +99,10 @@ def main() -> None:
         "conversations": len(cases), "authors": len(authors), "folds": FOLDS,
         "seconds": round(time.perf_counter() - started, 1),
         "retrieval_alone": summary(alone), "with_answer_model": summary(learned),
+        "with_ranker": summary(ranked),
         "dev_retrieval_alone": summary(dev_alone), "dev_with_answer_model": summary(dev_learned),
     }).save()
-    print("answer_quality:", summary(alone), summary(learned), sep="\n")
+    print("answer_quality:", summary(alone), summary(learned), summary(ranked), sep="\n")
 
 
 if __name__ == "__main__":

@@ -421,15 +421,18 @@ def _train(settings: Settings) -> int:
     try:
         examples, questions = load_examples(folder), answer_examples(folder)
         _, risk_s = train_corpus(folder)
-        answers, answer_s = train_corpus_answers(folder)
+        from chatbot.core import load_bot
+        view = load_bot(settings).question_view  # the ranker's view of retrieval
+        answers, answer_s = train_corpus_answers(folder, view=view)
     except (CorpusError, OSError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1
     authors = len({e.author for e in examples})
     print(f"trained the risk model on {len(examples):,} messages from {authors} authors in "
           f"{risk_s:.1f} s: {folder / MODEL_FILE}")
+    ranker = "with its ranker" if answers.ranker else "without a ranker (too few authors)"
     print(f"trained the answer model on {len(questions):,} questions ({len(answers.classes)} "
-          f"answers) in {answer_s:.1f} s: {folder / ANSWER_MODEL_FILE}")
+          f"answers), {ranker}, in {answer_s:.1f} s: {folder / ANSWER_MODEL_FILE}")
     return 0
 
 

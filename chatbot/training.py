@@ -28,6 +28,8 @@ C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
+RANKER_C = 1.0  # the ranker: fourteen features, thousands of candidates
+RANKER_FOLDS = 6  # the ranker learns from answer-model probabilities of unseen authors
 
 
 # -- fitting ------------------------------------------------------------------
@@ -80,13 +82,55 @@ def train(examples: list[Example], key: str = "") -> RiskModel:
                                   C, CLASS_WEIGHT), key)
 
 
-def train_answers(examples: list[Example], key: str = "") -> AnswerModel:
+def train_answers(examples: list[Example], key: str = "", view=None, jobs: int = 2) -> AnswerModel:
     """An answer model fitted on `examples` (their kind: a section's id, no_answer or
-    smalltalk)."""
+    smalltalk), and with `view` (Bot.question_view: what retrieval makes of a question) the
+    ranker that weighs it against retrieval (chatbot.core.ranker)."""
+    model = _fit_answers(examples, key)
+    if view is not None:
+        weights = train_ranker(examples, view, jobs)
+        if weights is not None:
+            model.extra["ranker"] = weights
+    return model
+
+
+def _fit_answers(examples: list[Example], key: str = "") -> AnswerModel:
     labels = [e.kind for e in examples]
     classes = tuple(sorted(set(labels)))
     return to_model(*fit_pipeline([buckets(e.text) for e in examples], labels, ANSWER_C),
                     key, AnswerModel, classes)
+
+
+def train_ranker(examples: list[Example], view, jobs: int = 2) -> list[float] | None:
+    """The ranker's weights (coefficients, then the intercept), or None with too little to
+    learn from. Each question's candidates are described with the probabilities of an answer
+    model that never saw its author (RANKER_FOLDS folds of authors), as a question from a new
+    patient will be; a candidate is right when it is the question's own section, and a
+    question the article does not cover has no right candidate."""
+    from joblib import Parallel, delayed  # comes with scikit-learn
+    from sklearn.linear_model import LogisticRegression
+
+    from chatbot.core.ranker import candidates
+    authors = sorted({e.author for e in examples})
+    fold_of = {a: i % RANKER_FOLDS for i, a in enumerate(authors)}
+    groups = sorted(set(fold_of.values()))
+    if len(groups) < 2:
+        return None
+    models = Parallel(n_jobs=jobs)(delayed(_fit_answers)(
+        [e for e in examples if fold_of[e.author] != g]) for g in groups)
+    x, y = [], []
+    for g, model in zip(groups, models):
+        for e in examples:
+            if fold_of[e.author] != g or e.kind == "smalltalk":
+                continue
+            probs = dict(zip(model.classes, map(float, model.probabilities(e.text))))
+            for section, features in candidates(probs, *view(e.text)):
+                x.append(features)
+                y.append(int(section == e.kind))
+    if len(set(y)) < 2:
+        return None
+    clf = LogisticRegression(C=RANKER_C, max_iter=MAX_ITER).fit(np.array(x), np.array(y))
+    return [float(w) for w in clf.coef_[0]] + [float(clf.intercept_[0])]
 
 
 def train_corpus(corpus_dir: Path, out: Path | None = None) -> tuple[RiskModel, float]:
@@ -98,10 +142,12 @@ def train_corpus(corpus_dir: Path, out: Path | None = None) -> tuple[RiskModel, 
     return model, time.perf_counter() - started
 
 
-def train_corpus_answers(corpus_dir: Path, out: Path | None = None) -> tuple[AnswerModel, float]:
-    """Fits the corpus's answer model and saves it (default corpus/models/answers.npz)."""
+def train_corpus_answers(corpus_dir: Path, out: Path | None = None,
+                         view=None) -> tuple[AnswerModel, float]:
+    """Fits the corpus's answer model (and with `view`, Bot.question_view, its ranker) and
+    saves it (default corpus/models/answers.npz)."""
     started = time.perf_counter()
-    model = train_answers(answer_examples(corpus_dir), data_key(answer_files(corpus_dir)))
+    model = train_answers(answer_examples(corpus_dir), data_key(answer_files(corpus_dir)), view)
     model.save(out or corpus_dir / ANSWER_MODEL_FILE)
     return model, time.perf_counter() - started
 

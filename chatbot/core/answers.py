@@ -27,7 +27,12 @@ NOT_COVERED, SMALLTALK = "no_answer", "smalltalk"
 
 
 class AnswerModel(TextClassifier):
-    """P(section id | question) for every section, "no_answer" and "smalltalk"."""
+    """P(section id | question) for every section, "no_answer" and "smalltalk"; with the
+    ranker's weights (chatbot.core.ranker) when it was trained with them."""
+
+    @property
+    def ranker(self) -> list[float] | None:
+        return self.extra.get("ranker")
 
 
 def answer_files(corpus_dir: Path) -> list[Path]:
@@ -72,7 +77,7 @@ def _label(row: dict, known: dict[str, str], path: Path, n: int) -> str | None:
     return known[section]
 
 
-def answer_model_for(corpus_dir: Path, cache_dir: Path | None) -> AnswerModel | None:
+def answer_model_for(corpus_dir: Path, cache_dir: Path | None, view=None) -> AnswerModel | None:
     """The answer model for this corpus (see classifier.saved_or_trained); None without
     labelled questions: retrieval alone answers."""
     files = answer_files(corpus_dir)
@@ -81,7 +86,7 @@ def answer_model_for(corpus_dir: Path, cache_dir: Path | None) -> AnswerModel | 
 
     def train(key: str) -> AnswerModel:
         from chatbot.training import train_answers  # scikit-learn: only when the files changed
-        return train_answers(answer_examples(corpus_dir), key)
+        return train_answers(answer_examples(corpus_dir), key, view)
 
     return saved_or_trained(AnswerModel, corpus_dir / ANSWER_MODEL_FILE, files, cache_dir,
                             "answers", train)

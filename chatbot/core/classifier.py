@@ -150,6 +150,7 @@ class TextClassifier:
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.key = key
         self.classes = tuple(classes) or self.classes
+        self.extra: dict = {}  # small JSON-safe parameters a subclass keeps with the model
 
     # -- files ----------------------------------------------------------------
 
@@ -158,7 +159,8 @@ class TextClassifier:
         with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
             np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
                      coef=self.coef.astype(np.float32), intercept=self.intercept,
-                     meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes)})))
+                     meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes),
+                                               "extra": self.extra})))
 
     @classmethod
     def load(cls, path: Path):
@@ -170,8 +172,10 @@ class TextClassifier:
                 if cls.classes and classes != cls.classes:
                     raise CorpusError(path, 0, f"the model's classes are not {cls.classes}; "
                                                "run `chatbot train`")
-                return cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
-                           classes)
+                model = cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
+                            classes)
+                model.extra = meta.get("extra") or {}
+                return model
         except FileNotFoundError:
             raise CorpusError(path, 0, "no trained model; run `chatbot train`") from None
         except (OSError, ValueError, KeyError) as exc:

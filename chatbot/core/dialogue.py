@@ -19,6 +19,7 @@ from typing import Mapping
 from chatbot.config import Settings
 from chatbot.core.answers import AnswerModel, answer_model_for, section_id
 from chatbot.core.classifier import buckets
+from chatbot.core.ranker import candidates, found_sections, scores
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
 from chatbot.core.highlight import highlights
@@ -49,6 +50,11 @@ ANSWER_AT = 0.45
 # question retrieval refused reached even 0.3 (bench/NOTES.md), while "thx sm 🙏" or "hey im
 # jess 👋", which no smalltalk pattern reads, score 0.7-0.9.
 SMALLTALK_AT = 0.5
+# The learned ranker (chatbot.core.ranker): where retrieval falls short of its bar, the
+# ranker's section answers from RANK_AT; where retrieval clears it, only a section the ranker
+# gives OVERRULE_AT replaces retrieval's (chosen out of fold by author, bench/NOTES.md).
+RANK_AT = 0.5
+OVERRULE_AT = 0.8
 
 
 @dataclass
@@ -164,7 +170,8 @@ class Bot:
         """The answer model, loaded the first time retrieval would refuse (most one-question
         `ask` runs never need it)."""
         if self._answers is False:
-            self._answers = answer_model_for(self.settings.corpus_dir, self.settings.cache_dir)
+            self._answers = answer_model_for(self.settings.corpus_dir, self.settings.cache_dir,
+                                             self.question_view)
         return self._answers
 
     @answers.setter
@@ -239,6 +246,7 @@ class Bot:
     def _respond(self, text: str, folded: str, state: State,
                  counts: dict[int, int] | None = None) -> tuple[dict, State]:
         """Everything after safety: small talk, topics left out, then retrieval."""
+        opening = state.empty  # no earlier medicine or topic to read this message with
         section = self.section_by_question.get(folded)
         if section:  # a tapped suggestion is a section's question: always that section's answer
             return self._section_answer(section, text), state
@@ -285,6 +293,11 @@ class Bot:
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
         hits, query = searched or self._search(query, folded, state)
+        # the ranker learned from questions asked on their own; a follow-up, read with the
+        # conversation's medicine and topic, is left to retrieval's bar and the rescue below
+        ranked = self._ranked(text, query, hits, counts) if opening else None
+        if ranked is not None:
+            return ranked, state
         if not hits or hits[0].coverage < self._bar(text):
             learned = self._learned_answer(text, query, state, counts) \
                 or self._learned_smalltalk(text, folded, counts)
@@ -327,6 +340,58 @@ class Bot:
         reply = self._answer(hits, query)
         reply["confidence"] = round(float(p[best]), 3)
         return reply
+
+    def question_view(self, text: str) -> tuple[dict, float, int]:
+        """What retrieval makes of a question asked on its own, as the ranker reads it: the
+        sections found, the coverage bar for its length, and its length in words."""
+        query = self.parser.parse(text)
+        hits, _ = self._search(query, fold(text), START)
+        return found_sections(hits, section_id), self._bar(text), len(words(text))
+
+    def _ranked(self, text: str, query: Query, hits: list[Hit],
+                counts: dict[int, int] | None) -> dict | None:
+        """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
+
+        Where retrieval clears its bar, its passage stands unless the ranker is sure of
+        another section (OVERRULE_AT: that section answers). Where it does not, the ranker's best section answers
+        from RANK_AT, else small talk the model is sure of, else "not covered". A section the
+        ranker chooses answers only from a passage that names the medicine asked about and
+        leaves out no word of the question the article uses (Index.contradicts). None
+        without a ranker (a corpus without labelled questions), or when retrieval's section
+        has no labelled questions (an article added without examples): retrieval decides."""
+        model = self.answers
+        if model is None or not model.ranker:
+            return None
+        found = found_sections(hits, section_id)
+        top = section_id(hits[0].passage.section) if hits else None
+        if top is not None and top not in model.classes:
+            return None
+        probs = dict(zip(model.classes, map(float, model.probabilities(text, counts))))
+        scored = scores(model.ranker, candidates(probs, found, self._bar(text), len(words(text))))
+        chosen = max(scored, key=scored.get) if scored else None
+        if hits and hits[0].coverage >= self._bar(text):
+            if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:
+                return None
+        elif chosen is None or scored[chosen] < RANK_AT:
+            return self._refusal(text, query, scored.get(chosen, 0.0), counts)
+        section = self.section_by_id.get(chosen)
+        inside = [h for h in self.index.search(query, k=len(self.passages))
+                  if h.passage.section == section and h.on_topic
+                  and not self.index.contradicts(query, self.passage_index[h.passage.id])]
+        if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
+            return None if hits and hits[0].coverage >= self._bar(text) \
+                else self._refusal(text, query, 0.0, counts)
+        reply = self._answer(inside, query)
+        reply["confidence"] = round(scored[chosen], 3)
+        return reply
+
+    def _refusal(self, text: str, query: Query, confidence: float,
+                 counts: dict[int, int] | None) -> dict:
+        """What the ranker gives where no section answers: small talk the model is sure of,
+        else "not covered" with questions the article does cover."""
+        return self._learned_smalltalk(text, fold(text), counts) or self._message(
+            "no_answer", self.talk.no_answer, round(confidence, 3),
+            self._covered_suggestions(query))
 
     def _learned_smalltalk(self, text: str, folded: str,
                            counts: dict[int, int] | None = None) -> dict | None:

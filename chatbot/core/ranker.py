@@ -1,0 +1,87 @@
+"""The learned ranker: which section answers a question, judged from retrieval and the answer
+model together, with a probability that it is the right one.
+
+Retrieval (BM25 over the article, with the lexicon's brands and abbreviations) knows the
+article's words; the answer model (chatbot.core.answers) knows how patients ask. Neither is
+enough alone: retrieval refuses a story or slang it shares few words with, the model cannot
+see the medicine a follow-up points back to. For each question the candidate sections are
+retrieval's best few and the model's best few; each is described by a handful of numbers
+(FEATURES) and scored by a logistic regression trained on labelled questions, with the model's
+probabilities taken from models that never saw the question's author (chatbot.training). The
+best candidate is the answer when its probability reaches dialogue.RANK_AT, and it replaces
+a passage retrieval was confident of only when sure of another section (OVERRULE_AT);
+otherwise the article does not answer it. The weights live with the answer model
+(corpus/models/answers.npz, `extra["ranker"]`), so answering needs numpy alone.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+RETRIEVED = 5  # retrieval's best sections considered
+MODELLED = 3  # the answer model's best sections considered
+NOT_SECTIONS = ("no_answer", "smalltalk")
+FEATURES = ("p_section", "log_p_section", "p_no_answer", "p_smalltalk", "model_top",
+            "retrieval_top", "inverse_rank", "coverage", "relative_score", "on_topic",
+            "top_coverage", "coverage_over_bar", "log_words", "top_coverage_over_bar")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What retrieval found of one section: its rank among sections, and its best passage's
+    coverage, BM25-based score and whether it names the medicine asked about."""
+    rank: int
+    coverage: float
+    score: float
+    on_topic: bool
+
+
+def found_sections(hits, section_id) -> dict[str, Found]:
+    """Retrieval's hits (best first) as the sections they come from, each once."""
+    out: dict[str, Found] = {}
+    for h in hits:
+        s = section_id(h.passage.section)
+        if s not in out:
+            out[s] = Found(len(out) + 1, h.coverage, h.score, h.on_topic)
+    return out
+
+
+def candidates(probs: dict[str, float], found: dict[str, Found], bar: float,
+               words: int) -> list[tuple[str, list[float]]]:
+    """Each candidate section and its features (in FEATURES order)."""
+    sections = [c for c in probs if c not in NOT_SECTIONS]
+    by_model = sorted(sections, key=lambda s: -probs[s])
+    by_retrieval = sorted(found, key=lambda s: found[s].rank)[:RETRIEVED]
+    top_score = max((f.score for f in found.values()), default=0.0) or 1.0
+    top_coverage = max((f.coverage for f in found.values()), default=0.0)
+    out = []
+    for s in dict.fromkeys(by_retrieval + by_model[:MODELLED]):
+        f = found.get(s, Found(RETRIEVED + 1, 0.0, 0.0, False))
+        p = probs.get(s, 0.0)
+        out.append((s, [p, math.log(p + 1e-4), probs.get("no_answer", 0.0),
+                        probs.get("smalltalk", 0.0), float(bool(by_model) and s == by_model[0]),
+                        float(f.rank == 1), 1.0 / f.rank, f.coverage, f.score / top_score,
+                        float(f.on_topic), top_coverage, f.coverage - bar,
+                        math.log(words + 1), (f.coverage - bar) * float(f.rank == 1)]))
+    return out
+
+
+def scores(weights: list[float], cands: list[tuple[str, list[float]]]) -> dict[str, float]:
+    """Each candidate's probability of being the section that answers (weights:
+    coefficients, then the intercept)."""
+    if not cands:
+        return {}
+    w = np.asarray(weights, dtype=np.float64)
+    z = np.asarray([f for _, f in cands], dtype=np.float64) @ w[:-1] + w[-1]
+    return {s: float(1.0 / (1.0 + math.exp(-v))) for (s, _), v in zip(cands, z)}
+
+
+def best(weights: list[float], cands: list[tuple[str, list[float]]]) -> tuple[str, float] | None:
+    """The highest-scoring candidate and its probability, or None without candidates."""
+    scored = scores(weights, cands)
+    if not scored:
+        return None
+    section = max(scored, key=scored.get)
+    return section, scored[section]

@@ -1,0 +1,61 @@
+"""The learned ranker (chatbot/core/ranker.py): its candidates, its choice, and the weights
+`chatbot train` keeps with the answer model."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples
+from chatbot.core.ranker import FEATURES, Found, best, candidates
+from chatbot.training import train_ranker
+from live import ROOT
+
+PROBS = {"a": 0.6, "b": 0.25, "c": 0.05, "d": 0.04, "no_answer": 0.05, "smalltalk": 0.01}
+
+
+def test_candidates_are_retrievals_best_and_the_models_best_each_once():
+    found = {"c": Found(1, 0.8, 10.0, True), "a": Found(2, 0.5, 6.0, True)}
+    got = candidates(PROBS, found, bar=0.6, words=7)
+    assert [s for s, _ in got] == ["c", "a", "b"]  # retrieval's order, then the model's top 3
+    assert all(len(f) == len(FEATURES) for _, f in got)
+    c = dict(got)["c"]
+    assert c[FEATURES.index("retrieval_top")] == 1.0 and c[FEATURES.index("model_top")] == 0.0
+    assert c[FEATURES.index("coverage_over_bar")] == pytest.approx(0.2)
+    b = dict(got)["b"]  # the model's alone: retrieval did not find it
+    assert b[FEATURES.index("coverage")] == 0.0 and b[FEATURES.index("inverse_rank")] < 0.2
+
+
+def test_best_is_the_highest_score_as_a_probability():
+    cands = [("x", [0.0] * len(FEATURES)), ("y", [1.0] + [0.0] * (len(FEATURES) - 1))]
+    weights = [2.0] + [0.0] * (len(FEATURES) - 1) + [-1.0]
+    section, p = best(weights, cands)
+    assert section == "y" and p == pytest.approx(1 / (1 + math.exp(-1.0)))
+    assert best(weights, []) is None
+
+
+def test_the_saved_answer_model_carries_the_ranker():
+    model = AnswerModel.load(ROOT / "corpus" / ANSWER_MODEL_FILE)
+    assert model.ranker and len(model.ranker) == len(FEATURES) + 1
+    # a section's own model probability counts for it
+    assert model.ranker[FEATURES.index("p_section")] > 0
+
+
+def test_the_ranker_learns_from_unseen_authors_and_needs_more_than_one(bot):
+    examples = answer_examples(ROOT / "corpus")
+    authors = sorted({e.author for e in examples})[:3]
+    some = [e for e in examples if e.author in authors]
+    weights = train_ranker(some, bot.question_view, jobs=1)
+    assert weights is not None and len(weights) == len(FEATURES) + 1
+    one = [e for e in examples if e.author == authors[0]]
+    assert train_ranker(one, bot.question_view, jobs=1) is None
+
+
+def test_where_retrieval_refuses_the_ranker_answers_and_where_it_is_unsure_refuses(bot):
+    """Shorthand retrieval cannot read is answered from the ranker's section; a question
+    whose words the chosen passage lacks is not (never the nearest passage)."""
+    reply, _ = bot.reply("azathioprine AEs? derm wants to start me on it", None)
+    assert reply["kind"] == "answer" and "azathioprine" in reply["text"].lower()
+    assert 0.5 <= reply["confidence"] <= 1.0
+    refused, _ = bot.reply("does dupixent cause weight gain", None)
+    assert refused["kind"] == "no_answer"
