@@ -222,13 +222,15 @@ def safety_section(d: dict) -> list[str]:
 
 def answer_section(d: dict) -> list[str]:
     """Answers on authors the answer model never saw, with and without the model."""
-    x = d["data"]
+    x = {"with_ranker": None, **d["data"]}
     rows = [[label, f"{g['right_pct']}%", f"{g['wrong_pct']}%", f"{g['refused_pct']}%",
              f"{g['not_covered_refused_pct']}%", f"{g['smalltalk_pct']}%"]
             for label, g in (("retrieval alone", x["retrieval_alone"]),
-                             ("**retrieval + answer model (the engine)**", x["with_answer_model"]),
+                             ("retrieval + answer model as a rescue", x["with_answer_model"]),
+                             ("**+ the ranker (the engine)**", x["with_ranker"]),
                              ("dev cases, retrieval alone", x["dev_retrieval_alone"]),
-                             ("dev cases, the engine", x["dev_with_answer_model"]))]
+                             ("dev cases, the engine", x["dev_with_answer_model"]))
+            if g is not None]
     g = x["with_answer_model"]
     return ["## Answers on authors the answer model never saw", "",
             f"Command: `{d['command']}`: {x['conversations']:,} conversations from "
