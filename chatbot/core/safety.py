@@ -131,35 +131,37 @@ def compile_rules(path: Path, table: str, rules: object, lists: dict[str, str]) 
         name = rule.get("name")
         if not isinstance(name, str) or not name:
             raise CorpusError(path, 0, f"a [[{table}]] rule has no name")
-        line = _line_of(path, f'name = "{name}"')
+        def line(name: str = name) -> int:  # read the file only to report a broken rule
+            return _line_of(path, f'name = "{name}"')
+
         where = f"{table} rule '{name}'"
         if name in seen:
-            raise CorpusError(path, line, f"{where}: two rules have this name")
+            raise CorpusError(path, line(), f"{where}: two rules have this name")
         seen.add(name)
         template, examples = rule.get("template"), rule.get("examples", [])
         counter = rule.get("counter", [])
         if not isinstance(template, str) or not template:
-            raise CorpusError(path, line, f"{where}: needs a template")
+            raise CorpusError(path, line(), f"{where}: needs a template")
         for key, texts in (("examples", examples), ("counter", counter)):
             if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-                raise CorpusError(path, line, f"{where}: '{key}' must be a list of messages")
+                raise CorpusError(path, line(), f"{where}: '{key}' must be a list of messages")
         if not examples:
-            raise CorpusError(path, line, f"{where}: needs at least one example it matches")
+            raise CorpusError(path, line(), f"{where}: needs at least one example it matches")
         unknown = sorted({n for n in PLACEHOLDER.findall(template) if n not in lists})
         if unknown:
-            raise CorpusError(path, line, f"{where}: no word list named "
+            raise CorpusError(path, line(), f"{where}: no word list named "
                               + ", ".join("{" + n + "}" for n in unknown) + " in [lists]")
         source = PLACEHOLDER.sub(lambda m: lists[m.group(1)], template)
         try:
             pattern = re.compile(source)
         except re.error as exc:
-            raise CorpusError(path, line, f"{where}: bad template {template!r}: {exc}") from None
+            raise CorpusError(path, line(), f"{where}: bad template {template!r}: {exc}") from None
         for example in examples:
             if not pattern.search(_fold(example)):
-                raise CorpusError(path, line, f"{where}: does not match its example {example!r}")
+                raise CorpusError(path, line(), f"{where}: does not match its example {example!r}")
         for example in counter:
             if pattern.search(_fold(example)):
-                raise CorpusError(path, line, f"{where}: matches its counter-example {example!r}")
+                raise CorpusError(path, line(), f"{where}: matches its counter-example {example!r}")
         compiled.append(Rule(name, pattern))
     return AnyOf(compiled)
 
