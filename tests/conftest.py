@@ -5,6 +5,11 @@ gunicorn on a free port), so the tests exercise exactly what an operator runs.
 """
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,7 @@ from simple_websocket import Client
 
 from chatbot.config import Settings
 from chatbot.core import load_bot
-from live import ROOT, START_TIMEOUT, LiveServer, free_port, launch, procfile_command
+from live import QUICK_WAIT, ROOT, START_TIMEOUT, LiveServer, free_port, launch, procfile_command
 
 # A copy of the project's ../shared folder (the article, chat_eval.py and its dev cases), so a
 # clone runs every test by itself; tests/test_shared_copies.py keeps it equal to the original.
@@ -45,6 +50,62 @@ def start_server(tmp_dir: Path, env: dict | None = None, port: int | None = None
     return launch(procfile_command(port), tmp_dir, port, env, timeout)
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports (each socket stays bound until all are picked)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def start_servers(tmp_dir: Path, envs: list[dict | None]) -> list[LiveServer]:
+    """Starts one server per environment at the same time (each its own process group, port
+    and log) and waits until every one answers /healthz; if one fails, the others are
+    stopped and its error raised. One boot alone leaves the cores idle part of the time
+    (the master, then two workers, then the health check): together they finish sooner."""
+    ports = free_ports(len(envs))
+    with ThreadPoolExecutor(max(1, len(envs))) as pool:
+        futures = [pool.submit(start_server, tmp_dir, env, port) for env, port in zip(envs, ports)]
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    started = [f.result() for f in futures if f.exception() is None]
+    if failed:
+        for live in started:
+            retire(live)
+        raise failed[0]
+    return started
+
+
+# Servers stopped (SIGINT, gunicorn's quick shutdown, as LiveServer.stop) but not waited for:
+# their workers take about a second to exit, and a test need not wait for that. They are
+# waited for (and killed if still there) when the session ends.
+_RETIRED: list[LiveServer] = []
+
+
+def retire(live: LiveServer) -> None:
+    """LiveServer.stop() without the wait: SIGINT to the whole process group now."""
+    if live.proc.poll() is None:
+        try:
+            os.killpg(live.proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    _RETIRED.append(live)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reap_retired_servers():
+    yield
+    for live in _RETIRED:
+        try:
+            live.proc.wait(timeout=QUICK_WAIT)
+        except subprocess.TimeoutExpired:
+            live.stop()  # SIGINT again, then SIGKILL to the group
+    _RETIRED.clear()
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings.from_env({})
@@ -71,12 +132,14 @@ def server(tmp_path_factory):
     """One live Procfile server shared by the session (default settings)."""
     live = start_server(tmp_path_factory.mktemp("server"))
     yield live
-    live.stop()
+    retire(live)
 
 
 @pytest.fixture()
 def server_factory(tmp_path):
-    """Starts extra servers with their own environment; stops them after the test."""
+    """Starts extra servers with their own environment; stops them after the test.
+
+    `server_factory.many([env, ...])` starts several at the same time."""
     started: list[LiveServer] = []
 
     def factory(env: dict | None = None, port: int | None = None) -> LiveServer:
@@ -84,6 +147,12 @@ def server_factory(tmp_path):
         started.append(live)
         return live
 
+    def many(envs: list[dict | None]) -> list[LiveServer]:
+        lives = start_servers(tmp_path, envs)
+        started.extend(lives)
+        return lives
+
+    factory.many = many
     yield factory
     for live in started:
-        live.stop()
+        retire(live)

@@ -64,19 +64,33 @@ def test_norm_is_chat_evals():
         assert norm(text) == chat_eval.norm(text)
 
 
+@pytest.fixture(scope="module")
+def report_of(bot, settings):
+    """evaluate() over a question set, run once per set for the module (thousands of
+    conversations each): the tests below only read the report."""
+    reports = {}
+
+    def report_of(path: Path):
+        if path not in reports:
+            reports[path] = evaluate(bot, load_cases(path), settings)
+        return reports[path]
+
+    return report_of
+
+
 @pytest.mark.parametrize("path", QUESTION_SETS, ids=lambda p: p.stem)
-def test_every_real_reply_gets_chat_evals_verdict(bot, settings, path):
+def test_every_real_reply_gets_chat_evals_verdict(report_of, path):
     """The engine's own last replies for every case of each question set (thousands, a few
     hundred of them failing), judged by both scorers: the same reason, case by case."""
-    report = evaluate(bot, load_cases(path), settings)
+    report = report_of(path)
     assert report.total > 0
     for r in report.results:
         assert r.error == chat_eval.judge(r.reply, r.case.expect, 150), r.case.id
     assert sum(report.counts().values()) == report.total
 
 
-def test_every_outcome_is_one_row_and_the_passing_rows_make_the_score(bot, settings):
-    report = evaluate(bot, load_cases(QUESTION_SETS[2]), settings)
+def test_every_outcome_is_one_row_and_the_passing_rows_make_the_score(report_of):
+    report = report_of(QUESTION_SETS[2])
     counts = report.counts()
     assert list(counts) == list(OUTCOMES)
     assert sum(n for key, n in counts.items() if OUTCOMES[key][1]) == report.passed
@@ -157,11 +171,10 @@ def test_blank_lines_and_a_byte_order_mark_are_skipped(tmp_path):
 
 # ---- against a live server ------------------------------------------------------------------
 
-def _mixed_cases(bot, settings) -> list[dict]:
+def _mixed_cases(report) -> list[dict]:
     """The dev cases, plus real cases the engine fails and passes, plus turns the server
-    refuses or rescues: a set where agreeing on every verdict is not agreeing on 'all pass'."""
-    independent = load_cases(QUESTION_SETS[2])
-    report = evaluate(bot, independent, settings)
+    refuses or rescues: a set where agreeing on every verdict is not agreeing on 'all pass'.
+    `report`: evaluate() over the independent questions."""
     failing = [r.case for r in report.results if not r.passed][:25]
     passing = [r.case for r in report.results if r.passed and len(r.case.turns) > 1][:10]
     out = [json.loads(line) for line in DEV_CASES.read_text().splitlines() if line.strip()]
@@ -178,22 +191,29 @@ def _mixed_cases(bot, settings) -> list[dict]:
     return out
 
 
-def test_chatbot_eval_gives_the_verdicts_chat_eval_gets_from_a_live_server(server, bot, settings,
+def test_chatbot_eval_gives_the_verdicts_chat_eval_gets_from_a_live_server(server, report_of,
                                                                          tmp_path):
     """ACCEPTANCE (issue 13): the real scorer over the Procfile server's websocket and
     `chatbot eval` in-process agree case by case on a set with failures in it."""
-    cases = _mixed_cases(bot, settings)
+    cases = _mixed_cases(report_of(QUESTION_SETS[2]))
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))
-    live = subprocess.run(
+    # The two scorers run at the same time: chat_eval.py mostly waits on the server (and
+    # out the --timeout on the turn the server refuses), `chatbot eval` works alone.
+    live = subprocess.Popen(
         # no --origin: a script is not a browser (the origin policy is test_server_origins')
         [sys.executable, str(SHARED / "eval" / "chat_eval.py"), "--url", server.ws_url,
-         "--cases", str(path), "--json", "--timeout", "5"],
-        capture_output=True, text=True, timeout=300)
-    scored, _ = json.JSONDecoder().raw_decode(live.stdout)
+         "--cases", str(path), "--json", "--timeout", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ours = subprocess.run([CHATBOT, "eval", str(path), "--json"], capture_output=True,
+                              text=True, timeout=300)
+        live_out, _ = live.communicate(timeout=300)
+    finally:
+        live.kill()
+        live.communicate()
+    scored, _ = json.JSONDecoder().raw_decode(live_out)
     by_server = {r["id"]: r["error"] is None for r in scored["results"]}
-    ours = subprocess.run([CHATBOT, "eval", str(path), "--json"], capture_output=True,
-                          text=True, timeout=300)
     assert ours.returncode == 0, ours.stderr
     in_process = {r["id"]: r["passed"] for r in json.loads(ours.stdout)["results"]}
     assert in_process == by_server

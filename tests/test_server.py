@@ -13,7 +13,7 @@ import time
 import pytest
 from simple_websocket import ConnectionClosed, ConnectionError as WsRefused
 
-from conftest import DEV_CASES, SHARED, ChatClient as Client
+from conftest import DEV_CASES, SHARED, ChatClient as Client, retire, start_servers
 from live import Address
 
 REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source",
@@ -25,6 +25,26 @@ QUESTIONS = [
     "how much does cyclosporine cost",
     "hello",
 ]
+
+
+CLINIC = "https://clinic.example"
+# Tests of a setting of their own: each has a server nobody else uses, all started together
+# when the first is needed (four boot in about the time two or three take one by one).
+OWN_SERVERS = {
+    "rate_limit": {"RATE_LIMIT_MESSAGES": "3", "RATE_LIMIT_SECONDS": "1"},
+    "idle": {"IDLE_TIMEOUT": "1"},
+    "clinic": {"ALLOWED_ORIGINS": f"{CLINIC}, https://other-clinic.example/",
+               "PUBLIC_URL": "https://bot.example/chat"},
+    "log_questions": {"LOG_QUESTIONS": "1"},
+}
+
+
+@pytest.fixture(scope="module")
+def own_servers(tmp_path_factory):
+    lives = start_servers(tmp_path_factory.mktemp("own"), list(OWN_SERVERS.values()))
+    yield dict(zip(OWN_SERVERS, lives))
+    for live in lives:
+        retire(live)
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -282,8 +302,8 @@ def test_rate_limit_refuses_the_21st_message_in_10_seconds(server):
     assert other_reply["type"] == "reply"
 
 
-def test_rate_limit_window_slides_and_the_client_is_served_again(server_factory):
-    live = server_factory(env={"RATE_LIMIT_MESSAGES": "3", "RATE_LIMIT_SECONDS": "1"})
+def test_rate_limit_window_slides_and_the_client_is_served_again(own_servers):
+    live = own_servers["rate_limit"]
     ws, _ = connect(live)
     kinds = [ask(ws, "what are biologics", str(i))["type"] for i in range(4)]
     time.sleep(1.1)
@@ -333,8 +353,8 @@ def test_server_keeps_serving_after_a_burst_of_malformed_frames(server):
     assert reply["text"] == direct["text"]
 
 
-def test_idle_connections_are_closed_after_the_timeout(server_factory):
-    live = server_factory(env={"IDLE_TIMEOUT": "1"})
+def test_idle_connections_are_closed_after_the_timeout(own_servers):
+    live = own_servers["idle"]
     ws, _ = connect(live)
     time.sleep(0.6)
     assert ask(ws, "what are biologics")["type"] == "reply"  # activity restarts the clock
@@ -393,10 +413,9 @@ def test_the_host_header_cannot_vouch_for_an_origin(server):
     assert local == 403
 
 
-def test_allowed_origins_setting_lets_a_clinic_site_embed_the_chat(server_factory):
-    clinic = "https://clinic.example"
-    live = server_factory(env={"ALLOWED_ORIGINS": f"{clinic}, https://other-clinic.example/",
-                               "PUBLIC_URL": "https://bot.example/chat"})
+def test_allowed_origins_setting_lets_a_clinic_site_embed_the_chat(own_servers):
+    clinic = CLINIC
+    live = own_servers["clinic"]
     ws, welcome = connect(live, origin=clinic)
     reply = ask(ws, "what are biologics")
     ws.close()
@@ -534,8 +553,8 @@ def test_logs_are_json_lines_without_question_text_by_default(server):
         assert {"kind", "confidence", "latency_ms"} <= set(e) and "question" not in e
 
 
-def test_log_questions_1_logs_the_question(server_factory):
-    live = server_factory(env={"LOG_QUESTIONS": "1"})
+def test_log_questions_1_logs_the_question(own_servers):
+    live = own_servers["log_questions"]
     ask_once(live, "zebrafinch question")
     found = wait_for_event(live, lambda e: e["event"] == "reply")
     assert found[0]["question"] == "zebrafinch question" and found[0]["channel"] == "ws"

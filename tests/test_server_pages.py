@@ -7,11 +7,13 @@ import json
 import re
 import shutil
 import time
+from pathlib import Path
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import retire, start_servers
 from live import ROOT
 from test_server import http_request, rest_ask, wait_for_event
 
@@ -137,11 +139,51 @@ Lead-in to the list:
 """
 
 
-def test_every_piece_of_article_text_is_escaped(server_factory, tmp_path):
-    corpus = tmp_path / "corpus"
+@pytest.fixture(scope="module")
+def own_servers(tmp_path_factory):
+    """The two tests of a setting of their own, each on a server nobody else uses, started
+    together when the first is needed."""
+    tmp = tmp_path_factory.mktemp("pages")
+    corpus = tmp / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     (corpus / "aaa-hostile.md").write_text(HOSTILE)
-    live = server_factory(env={"CORPUS_DIR": str(corpus)})
+    envs = {"hostile": {"CORPUS_DIR": str(corpus)},
+            "public_url": {"PUBLIC_URL": "https://chat.example-clinic.org/",
+                           "ALLOWED_ORIGINS": "https://clinic.example"}}
+    lives = start_servers(tmp, list(envs.values()))
+    yield dict(zip(envs, lives))
+    for live in lives:
+        retire(live)
+
+
+def wait_until_workers_idle(live, timeout: float = 60.0, quiet: float = 0.5) -> None:
+    """Waits until every gunicorn worker has booted: each is asleep (not running or
+    runnable) and has used no CPU time for `quiet` seconds. Loading the app is one stretch
+    of CPU work, so a worker still loading is never both."""
+    def sample() -> dict[int, tuple[str, int]]:
+        out = {}
+        for pid in live.pids()[1:]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = (fields[0], int(fields[11]) + int(fields[12]))  # state, utime + stime
+        return out
+
+    deadline = time.monotonic() + timeout
+    last, quiet_since = sample(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = sample()
+        if now != last or len(now) < 2 or any(state != "S" for state, _ in now.values()):
+            last, quiet_since = now, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet:
+            return
+    raise AssertionError(f"the workers were still busy after {timeout} s: {last}")
+
+
+def test_every_piece_of_article_text_is_escaped(own_servers):
+    live = own_servers["hostile"]
     status, headers, _ = http_request(live, "GET", "/article")
     assert urlsplit(headers["Location"]).path == "/article/aaa-hostile"  # the first by name
     status, _, html = get_page(live, "/article/aaa-hostile")
@@ -177,18 +219,16 @@ def test_the_embed_page_never_names_a_host_it_does_not_trust(server):
     assert "Host" in headers["Vary"]
 
 
-def test_public_url_fills_in_the_embed_page_and_the_start_is_logged_once(server_factory):
-    started = time.monotonic()
-    live = server_factory(env={"PUBLIC_URL": "https://chat.example-clinic.org/",
-                               "ALLOWED_ORIGINS": "https://clinic.example"})
+def test_public_url_fills_in_the_embed_page_and_the_start_is_logged_once(own_servers):
+    live = own_servers["public_url"]
     for host in (None, "evil.example"):
         _, _, html = get_page(live, "/embed.html", headers={"Host": host} if host else None)
         assert Page(html).scripts == ["https://chat.example-clinic.org/widget.js"]
     found = wait_for_event(live, lambda e: e["event"] == "start")
     assert found[0]["allowed_origins"] == ["https://clinic.example"]
     assert found[0]["public_url"] == "https://chat.example-clinic.org"
-    # the second worker loads in about the time the first took: then count again
-    time.sleep(max(3.0, 2 * (time.monotonic() - started)))
+    # once every worker has loaded the app (each would have logged by then), count again
+    wait_until_workers_idle(live)
     starts = [line for line in live.log().splitlines() if '"event": "start"' in line]
     assert len(starts) == 1, live.log()
 

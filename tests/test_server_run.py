@@ -40,8 +40,7 @@ def test_servers_do_not_share_a_control_socket(server_factory, tmp_path):
     two servers on one machine would take it over from each other. The Procfile turns it off."""
     runtime = tmp_path / "runtime"
     runtime.mkdir()
-    for _ in range(2):
-        server_factory(env={"XDG_RUNTIME_DIR": str(runtime)})
+    server_factory.many([{"XDG_RUNTIME_DIR": str(runtime)}] * 2)  # both up at the same time
     assert list(runtime.iterdir()) == []
 
 
