@@ -583,3 +583,11 @@ def test_eval_does_not_import_flask():
     out = subprocess.run([sys.executable, "-c", code, str(DEV_CASES)], capture_output=True,
                          text=True, timeout=60)
     assert out.stderr.strip() == "False"
+
+
+def test_the_chat_waits_for_input_on_its_only_thread(chat_factory):
+    """A Ctrl-C (SIGINT to the process) may land on any thread that does not block it; one
+    that lands on a library's idle thread (numpy's BLAS starts one per core) leaves input()
+    waiting for the next key. The chat runs on one thread, so Ctrl-C always ends it."""
+    chat = chat_factory()
+    assert len(os.listdir(f"/proc/{chat.proc.pid}/task")) == 1
