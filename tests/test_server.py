@@ -369,11 +369,11 @@ def test_idle_connections_are_closed_after_the_timeout(own_servers):
 
 # ---- origin check ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("origin", [
-    "self", None, "http://localhost:3000", "http://127.0.0.1:9", "https://localhost",
-    "http://[::1]:8080",
-])
+@pytest.mark.parametrize("origin", ["self", None, "localhost, same port"])
 def test_allowed_origins_may_chat(server, origin):
+    """The server's own pages (reached at a loopback address: its own port) and scripts."""
+    if origin == "localhost, same port":
+        origin = f"http://localhost:{server.port}"
     ws, welcome = connect(server, origin=origin)
     reply = ask(ws, "what are biologics")
     ws.close()
@@ -382,7 +382,8 @@ def test_allowed_origins_may_chat(server, origin):
     assert status == 200 and body["type"] == "reply"
 
 
-REFUSED = ["https://evil.example", "null", "http://127.0.0.1.evil.example",
+REFUSED = ["http://localhost:3000", "http://127.0.0.1:9", "https://localhost", "http://[::1]:8080",
+           "https://evil.example", "null", "http://127.0.0.1.evil.example",
            "http://localhost.evil.example:8000", "file://", "chrome-extension://abc",
            "https://clinic.example"]
 

@@ -53,15 +53,19 @@ def test_the_own_origin_comes_from_configuration_not_from_host():
 def test_local_pages_in_development_and_on_a_loopback_server():
     assert is_allowed("http://localhost:5173", HOST, (), OWN, development=True)
     assert not is_allowed("https://evil.example", HOST, (), OWN, development=True)
-    # the Procfile's server reached at 127.0.0.1 (a laptop, the eval tool): local pages may
-    # chat (websocket clients may leave the port out of Host)...
-    assert is_allowed("http://127.0.0.1:8000", "127.0.0.1:8000", (), None)
-    assert is_allowed("http://127.0.0.1:8000", "127.0.0.1", (), None)
-    assert is_allowed("http://[::1]:8000", "[::1]:8000", (), None)
-    # ...but not once it is reached by a public name, nor when the Host is malformed
-    assert not is_allowed("http://localhost:8000", HOST, (), None)
-    assert not is_allowed("http://localhost:8000", "127.0.0.1.evil.example", (), None)
-    assert not is_allowed("http://localhost:8000", "[::1", (), None)
+    # the Procfile's server listening on 8000, reached at 127.0.0.1 (a laptop, the eval
+    # tool): its own pages may chat (websocket clients may leave the port out of Host)...
+    assert is_allowed("http://127.0.0.1:8000", "127.0.0.1:8000", (), None, port=8000)
+    assert is_allowed("http://127.0.0.1:8000", "127.0.0.1", (), None, port=8000)
+    assert is_allowed("http://localhost:8000", "127.0.0.1", (), None, port=8000)
+    assert is_allowed("http://[::1]:8000", "[::1]:8000", (), None, port=8000)
+    # ...not another local app's page (another port), nor without knowing the port...
+    assert not is_allowed("http://localhost:5173", "127.0.0.1:8000", (), None, port=8000)
+    assert not is_allowed("http://127.0.0.1:8000", "127.0.0.1:8000", (), None)
+    # ...nor once it is reached by a public name, nor when the Host is malformed
+    assert not is_allowed("http://localhost:8000", HOST, (), None, port=8000)
+    assert not is_allowed("http://localhost:8000", "127.0.0.1.evil.example", (), None, port=8000)
+    assert not is_allowed("http://localhost:8000", "[::1", (), None, port=8000)
 
 
 def test_the_normalised_origin_is_what_is_echoed():

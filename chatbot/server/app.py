@@ -127,7 +127,8 @@ def _admit() -> Response | None:
     ext = _ext()
     settings = ext["settings"]
     origin = origins.check(request.headers.get("Origin"), request.host,
-                           settings.allowed_origins, ext["own_origin"], settings.development)
+                           settings.allowed_origins, ext["own_origin"], settings.development,
+                           _local_port())
     if origin is None:
         ext["log"].emit("refused_origin", origin=request.headers.get("Origin"),
                         path=request.path)
@@ -142,6 +143,18 @@ def _admit() -> Response | None:
         return _error("too_many_chats", retry_after=CHATS_RETRY_AFTER)
     g.client_key, g.client = key, client
     return None
+
+
+def _local_port() -> int | None:
+    """The port this request reached the server on: the socket's own under gunicorn (its
+    SERVER_PORT comes from the Host header), else the WSGI server's SERVER_PORT."""
+    sock = request.environ.get("gunicorn.socket")
+    try:
+        if sock is not None:
+            return int(sock.getsockname()[1])
+        return int(request.environ.get("SERVER_PORT", ""))
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
 
 
 def _release(_exc: BaseException | None) -> None:

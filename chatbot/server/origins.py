@@ -7,11 +7,13 @@ when its origin is exactly (scheme, host and port) one of:
 - an origin the operator listed in ALLOWED_ORIGINS;
 - the server's own, from PUBLIC_URL; never from the request's `Host`, which a DNS
   rebinding page controls (its origin and Host are both the attacker's name);
-- a local page (localhost, 127.0.0.1, [::1]) in development (`chatbot serve`), or when
-  the server is itself reached on a loopback address (the Procfile run on a laptop, the
-  eval tool): Origin and Host are then both local, and no page elsewhere can make a
-  browser send a loopback Origin with a loopback Host. The Host's port is not compared,
-  because websocket clients such as simple-websocket's leave it out.
+- a local page (localhost, 127.0.0.1, [::1]) on any port in development (`chatbot serve`);
+- otherwise, the server's own pages when it is reached on a loopback address (the Procfile
+  run on a laptop, the eval tool): a loopback Origin whose port is the port this server
+  listens on, with a loopback Host. No page elsewhere can make a browser send a loopback
+  Origin with a loopback Host, and another local app's page (another port) is refused. The
+  port is the socket's own, not the Host's, which websocket clients such as
+  simple-websocket's send without one.
 
 Requests without an Origin come from non-browser clients (curl, scripts, the eval
 tool); they cannot be used for hijacking a patient's browser, so they are allowed.
@@ -34,11 +36,13 @@ def own_origin(public_url: str | None) -> str | None:
 
 
 def check(origin: str | None, host: str | None, allowed: tuple[str, ...],
-          own: str | None = None, development: bool = False) -> str | None:
+          own: str | None = None, development: bool = False,
+          port: int | None = None) -> str | None:
     """The normalised origin when a request with this Origin (and Host) may chat, "" for a
     request without an Origin (not a browser), None when it is refused.
 
-    `allowed` holds origins as config.py normalises them; `own` is own_origin(PUBLIC_URL).
+    `allowed` holds origins as config.py normalises them; `own` is own_origin(PUBLIC_URL);
+    `port` is the port the request reached this server on.
     """
     if origin is None:
         return ""
@@ -51,14 +55,22 @@ def check(origin: str | None, host: str | None, allowed: tuple[str, ...],
         return None
     if development:
         return normal
-    # a local page talking to a server reached on a loopback address
-    return normal if host and _hostname(f"http://{host.strip()}") in LOCAL_HOSTS else None
+    # this server's own page, the server reached on a loopback address
+    if not host or _hostname(f"http://{host.strip()}") not in LOCAL_HOSTS or port is None:
+        return None
+    return normal if _port(normal) == port else None
 
 
 def is_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...],
-               own: str | None = None, development: bool = False) -> bool:
+               own: str | None = None, development: bool = False,
+               port: int | None = None) -> bool:
     """True when a request with this Origin and Host header may chat (see check)."""
-    return check(origin, host, allowed, own, development) is not None
+    return check(origin, host, allowed, own, development, port) is not None
+
+
+def _port(origin: str) -> int:
+    parts = urlsplit(origin)
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _hostname(url: str) -> str | None:
