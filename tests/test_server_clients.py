@@ -117,8 +117,9 @@ def limited(tmp_path_factory):
     live.stop()
 
 
-def as_client(address: str) -> dict:
-    return {"X-Forwarded-For": address, "Origin": "http://127.0.0.1"}
+def as_client(address: str, server) -> dict:
+    """Headers of the server's own page as a browser at `address` behind the proxy sends them."""
+    return {"X-Forwarded-For": address, "Origin": server.origin}
 
 
 def healthz_seconds(server) -> float:
@@ -154,13 +155,13 @@ def test_one_client_cannot_take_every_chat_slot(limited):
     held, refused = [], []
     for _ in range(12):
         try:
-            held.append(ChatClient.connect(limited.ws_url, headers=as_client("203.0.113.10")))
+            held.append(ChatClient.connect(limited.ws_url, headers=as_client("203.0.113.10", limited)))
         except WsRefused as exc:
             refused.append(exc.status_code)
     try:
         assert len(held) <= 3 * WORKERS and refused and set(refused) == {429}
         assert healthz_seconds(limited) < 3
-        other = ChatClient.connect(limited.ws_url, headers=as_client("198.51.100.20"))
+        other = ChatClient.connect(limited.ws_url, headers=as_client("198.51.100.20", limited))
         assert json.loads(other.receive(timeout=3))["type"] == "welcome"
         other.close()
     finally:
@@ -169,7 +170,7 @@ def test_one_client_cannot_take_every_chat_slot(limited):
 
 
 def test_messages_are_limited_across_all_of_a_clients_chats(limited):
-    chats = [ChatClient.connect(limited.ws_url, headers=as_client("203.0.113.11"))
+    chats = [ChatClient.connect(limited.ws_url, headers=as_client("203.0.113.11", limited))
              for _ in range(2)]
     replies = []
     for ws in chats:
@@ -191,7 +192,7 @@ def test_rapid_rest_questions_meet_429_with_retry_after(limited):
     body = json.dumps({"text": "what are biologics"}).encode()
     for _ in range(300):
         req = urllib.request.Request(f"{limited.url}/api/ask", data=body, method="POST",
-                                     headers={**as_client("203.0.113.12"),
+                                     headers={**as_client("203.0.113.12", limited),
                                               "Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
