@@ -12,6 +12,7 @@ import gc
 import json
 import os
 import shutil
+import signal
 import sys
 import textwrap
 from typing import Iterable
@@ -253,6 +254,9 @@ def _print_welcome(welcome: dict, width: int, color: bool) -> None:
 def _interactive(bot) -> int:
     """A chat in the terminal that keeps context between questions until Ctrl-D or 'quit'."""
     gc.enable()  # a long session: collect cycles again (see ask_main)
+    # Ctrl-C ends the chat even when `ask` was started with SIGINT ignored (a parent that
+    # ignores it passes that on, and Python then never raises KeyboardInterrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _enable_line_editing()
     color = use_color(sys.stdout)
     welcome = bot.welcome()

@@ -301,13 +301,14 @@ CSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 class Chat:
     """`ask` with no question on a pseudo-terminal of `columns` columns, as a person runs it."""
 
-    def __init__(self, env: dict | None = None, columns: int = 80):
+    def __init__(self, env: dict | None = None, columns: int = 80, sigint_ignored: bool = False):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         base = {k: v for k, v in os.environ.items() if k not in {"COLUMNS", "LINES", "NO_COLOR"}}
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         self.proc = subprocess.Popen([ASK], stdin=slave, stdout=slave, stderr=slave,
                                      env={**base, "TERM": "xterm", **(env or {})},
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=ignore)
         os.close(slave)
         self.fd, self.transcript = master, b""
         self.welcome = self.read()
@@ -590,6 +591,15 @@ def test_eval_does_not_import_flask():
     out = subprocess.run([sys.executable, "-c", code, str(DEV_CASES)], capture_output=True,
                          text=True, timeout=60)
     assert out.stderr.strip() == "False"
+
+
+def test_ctrl_c_ends_the_chat_even_when_its_parent_ignored_sigint(chat_factory):
+    """A parent that ignores SIGINT (a test runner's worker, `nohup`) passes that on, and
+    Python then never raises KeyboardInterrupt: the chat must take Ctrl-C back."""
+    chat = chat_factory(sigint_ignored=True)
+    time.sleep(0.5)
+    os.kill(chat.proc.pid, signal.SIGINT)
+    assert chat.proc.wait(timeout=10) == 0
 
 
 def test_the_chat_waits_for_input_on_its_only_thread(chat_factory):
