@@ -186,6 +186,16 @@ async def legit_window(port: int, seconds: float, qs: list[str]) -> dict:
 
 # -- the attacks (each runs in its own process) -----------------------------------------------
 
+async def _ramp(one, n: int) -> None:
+    """Runs `one()` n times at once, started a hundred at a time (a ramp, not one burst)."""
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.create_task(one()))
+        if i % 100 == 99:
+            await asyncio.sleep(0.02)
+    await asyncio.gather(*tasks)
+
+
 async def _wait(stop) -> None:
     while not stop.is_set():
         await asyncio.sleep(0.05)
@@ -204,12 +214,7 @@ async def idle_websockets(port, p, ready, stop) -> dict:
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             counts[type(exc).__name__] = counts.get(type(exc).__name__, 0) + 1
 
-    tasks = []
-    for i in range(p["n"]):
-        tasks.append(asyncio.create_task(one()))
-        if i % 100 == 99:
-            await asyncio.sleep(0.02)
-    await asyncio.gather(*tasks)
+    await _ramp(one, p["n"])
     ready.set()
     await _wait(stop)
     async def gone(reader) -> bool:  # has the server closed it meanwhile?
@@ -242,12 +247,7 @@ async def slow_body(port, p, ready, stop) -> dict:
         except (OSError, asyncio.TimeoutError) as exc:
             counts[type(exc).__name__] = counts.get(type(exc).__name__, 0) + 1
 
-    tasks = []
-    for i in range(p["n"]):
-        tasks.append(asyncio.create_task(one()))
-        if i % 100 == 99:
-            await asyncio.sleep(0.02)
-    await asyncio.gather(*tasks)
+    await _ramp(one, p["n"])
     ready.set()
     answered_at: dict[str, list[float]] = {}
     t0 = time.time()

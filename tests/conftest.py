@@ -43,6 +43,16 @@ class ChatClient(Client):
         self._handle_events()
 
 
+class FakeClock:
+    """A monotonic clock a test moves by hand (rate limits, buckets)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def start_server(tmp_dir: Path, env: dict | None = None, port: int | None = None,
                  timeout: float = START_TIMEOUT) -> LiveServer:
     """Starts the Procfile command and waits for /healthz to answer 200."""

@@ -23,20 +23,12 @@ from chatbot.server.chat import Conversation, ReplyFrames
 from chatbot.server.clients import Clients, client_address
 from chatbot.server.events import EventLog
 from chatbot.server.ratelimit import TokenBucket
-from conftest import ChatClient, start_server
+from conftest import ChatClient, FakeClock, start_server
 
 WORKERS = 2
 LIMITS = {"TRUSTED_PROXIES": "127.0.0.1", "CLIENT_CHATS": "3", "CLIENT_MESSAGES": "10",
           "CLIENT_MESSAGE_RATE": "1", "CLIENT_ASKS": "5", "CLIENT_ASK_RATE": "1",
           "BODY_TIMEOUT": "1"}
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # ---- the parts ---------------------------------------------------------------------------

@@ -1,13 +1,6 @@
 """The per-connection sliding window (chatbot/server/ratelimit.py), on a fake clock."""
 from chatbot.server.ratelimit import SlidingWindow
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from conftest import FakeClock
 
 
 def test_allows_the_limit_then_refuses():
