@@ -295,12 +295,14 @@ class Bot:
         hits, query = searched or self._search(query, folded, state)
         # the ranker learned from questions asked on their own; a follow-up, read with the
         # conversation's medicine and topic, is left to retrieval's bar and the rescue below
-        ranked = self._ranked(text, query, hits, counts) if opening else None
+        short = not hits or hits[0].coverage < self._bar(text)  # retrieval would refuse
+        # the answer model read once, where the ranker or the rescue below needs it
+        probs = self._probabilities(text, counts) if opening or short else None
+        ranked = self._ranked(text, folded, query, hits, probs) if opening else None
         if ranked is not None:
             return ranked, state
-        if not hits or hits[0].coverage < self._bar(text):
-            learned = self._learned_answer(text, query, state, counts) \
-                or self._learned_smalltalk(text, folded, counts)
+        if short:
+            learned = self._learned_answer(query, probs) or self._learned_smalltalk(folded, probs)
             if learned:
                 return learned, state
             confidence = hits[0].coverage if hits else 0.0
@@ -318,27 +320,37 @@ class Bot:
             hits = [Hit(next(p for p in self.passages if p.section == section), 0.0, 1.0)]
         return self._answer(hits, query)
 
-    def _learned_answer(self, text: str, query: Query, state: State,
-                        counts: dict[int, int] | None = None) -> dict | None:
+    def _probabilities(self, text: str, counts: dict[int, int] | None) -> dict[str, float] | None:
+        """The answer model's probability of each class for this message (None without a
+        model), read once and handed to each step that weighs it."""
+        if self.answers is None:
+            return None
+        return dict(zip(self.answers.classes, map(float, self.answers.probabilities(text, counts))))
+
+    def _answerable(self, section: str, query: Query) -> list[Hit]:
+        """The section's passages that may answer this query, best first: those naming the
+        medicine asked about and leaving out no word of the question the article uses."""
+        return [h for h in self.index.search(query, k=len(self.passages))
+                if h.passage.section == section and h.on_topic
+                and not self.index.contradicts(query, self.passage_index[h.passage.id])]
+
+    def _learned_answer(self, query: Query, probs) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. The model reads only this message, so it names the section; the passage
         within it is the one the query ranks first, and a follow-up's query carries the
         medicine named earlier ("AEs?" after "what is methotrexate": its side effects)."""
-        if self.answers is None:
+        if probs is None:
             return None
-        p = self.answers.probabilities(text, counts)
-        best = int(p.argmax())
-        section = self.section_by_id.get(self.answers.classes[best])
-        if section is None or p[best] < ANSWER_AT:
+        best = max(probs, key=probs.get)
+        section = self.section_by_id.get(best)
+        if section is None or probs[best] < ANSWER_AT:
             return None
-        hits = [h for h in self.index.search(query, k=len(self.passages))
-                if h.passage.section == section and h.on_topic
-                and not self.index.contradicts(query, self.passage_index[h.passage.id])]
+        hits = self._answerable(section, query)
         if not hits:
             return None
         reply = self._answer(hits, query)
-        reply["confidence"] = round(float(p[best]), 3)
+        reply["confidence"] = round(probs[best], 3)
         return reply
 
     def question_view(self, text: str) -> tuple[dict, float, int]:
@@ -348,60 +360,52 @@ class Bot:
         hits, _ = self._search(query, fold(text), START)
         return found_sections(hits, section_id), self._bar(text), len(words(text))
 
-    def _ranked(self, text: str, query: Query, hits: list[Hit],
-                counts: dict[int, int] | None) -> dict | None:
+    def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
+                probs) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
 
         Where retrieval clears its bar, its passage stands unless the ranker is sure of
-        another section (OVERRULE_AT: that section answers). Where it does not, the ranker's best section answers
-        from RANK_AT, else small talk the model is sure of, else "not covered". A section the
-        ranker chooses answers only from a passage that names the medicine asked about and
-        leaves out no word of the question the article uses (Index.contradicts). None
-        without a ranker (a corpus without labelled questions), or when retrieval's section
-        has no labelled questions (an article added without examples): retrieval decides."""
+        another section (OVERRULE_AT: that section answers). Where it does not, the ranker's
+        best section answers from RANK_AT, else small talk the model is sure of, else "not
+        covered". A section the ranker chooses answers only from a passage that may answer
+        (_answerable). None without a ranker (a corpus without labelled questions), or when
+        retrieval's section has no labelled questions (an article added without examples):
+        retrieval decides."""
         model = self.answers
-        if model is None or not model.ranker:
+        if probs is None or not model.ranker:
             return None
-        found = found_sections(hits, section_id)
         top = section_id(hits[0].passage.section) if hits else None
         if top is not None and top not in model.classes:
             return None
-        probs = dict(zip(model.classes, map(float, model.probabilities(text, counts))))
-        scored = scores(model.ranker, candidates(probs, found, self._bar(text), len(words(text))))
+        bar = self._bar(text)
+        cleared = bool(hits) and hits[0].coverage >= bar
+        scored = scores(model.ranker, candidates(probs, found_sections(hits, section_id),
+                                                 bar, len(words(text))))
         chosen = max(scored, key=scored.get) if scored else None
-        if hits and hits[0].coverage >= self._bar(text):
+        if cleared:
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:
                 return None
         elif chosen is None or scored[chosen] < RANK_AT:
-            return self._refusal(text, query, scored.get(chosen, 0.0), counts)
-        section = self.section_by_id.get(chosen)
-        inside = [h for h in self.index.search(query, k=len(self.passages))
-                  if h.passage.section == section and h.on_topic
-                  and not self.index.contradicts(query, self.passage_index[h.passage.id])]
+            return self._refusal(folded, query, scored.get(chosen, 0.0), probs)
+        inside = self._answerable(self.section_by_id.get(chosen), query)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
-            return None if hits and hits[0].coverage >= self._bar(text) \
-                else self._refusal(text, query, 0.0, counts)
+            return None if cleared else self._refusal(folded, query, 0.0, probs)
         reply = self._answer(inside, query)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
 
-    def _refusal(self, text: str, query: Query, confidence: float,
-                 counts: dict[int, int] | None) -> dict:
+    def _refusal(self, folded: str, query: Query, confidence: float, probs) -> dict:
         """What the ranker gives where no section answers: small talk the model is sure of,
         else "not covered" with questions the article does cover."""
-        return self._learned_smalltalk(text, fold(text), counts) or self._message(
+        return self._learned_smalltalk(folded, probs) or self._message(
             "no_answer", self.talk.no_answer, round(confidence, 3),
             self._covered_suggestions(query))
 
-    def _learned_smalltalk(self, text: str, folded: str,
-                           counts: dict[int, int] | None = None) -> dict | None:
+    def _learned_smalltalk(self, folded: str, probs) -> dict | None:
         """Small talk the patterns did not read ("ty fr", "hey im jess"), when the answer model
         is sure of it (SMALLTALK_AT): the reply of the first kind whose pattern appears in the
         message, else the general one ([smalltalk.replies] other)."""
-        if self.answers is None or "smalltalk" not in self.answers.classes:
-            return None
-        p = self.answers.probabilities(text, counts)
-        if p[self.answers.classes.index("smalltalk")] < SMALLTALK_AT:
+        if probs is None or probs.get("smalltalk", 0.0) < SMALLTALK_AT:
             return None
         kind = next((k for k, patterns in self.talk.smalltalk
                      if any(pat.search(folded) for pat in patterns)), "other")

@@ -191,11 +191,7 @@ def ask() -> Response:
                 raise
             frame = ReplyFrame(chat.rescue(bot, msg, refusal, log, "rest"), state)
         else:
-            frame = ext["frames"].get(text, state)
-            if frame is None:
-                frame = ReplyFrame(*chat.answer(bot, text, state, settings, log, "rest", msg_id))
-            else:  # the same log line as a computed reply
-                log.reply("rest", frame.kind, frame.confidence, len(text), 0.0, question=text)
+            frame = chat.reply_frame(bot, ext["frames"], text, state, settings, log, "rest", msg_id)
     except ProtocolError as err:
         log.emit("error", code=err.code, channel="rest")
         return _refusal(ProtocolError(err.code, _rest_settings(settings), err.msg_id,

@@ -135,6 +135,17 @@ def client_context(msg: dict, settings: Settings, msg_id: Any = None) -> dict | 
     return context
 
 
+def reply_frame(bot, frames: "ReplyFrames", text: str, state, settings: Settings,
+                log: EventLog, channel: str, msg_id: Any = None) -> "ReplyFrame":
+    """The frame answering `text`: the public question's frame built at start, or the
+    engine's reply (see answer). Both log the same line, so operators see every answer."""
+    frame = frames.get(text, state)
+    if frame is None:
+        return ReplyFrame(*answer(bot, text, state, settings, log, channel, msg_id))
+    log.reply(channel, frame.kind, frame.confidence, len(text), 0.0, question=text)
+    return frame
+
+
 def answer(bot, text: str, state, settings: Settings, log: EventLog, channel: str,
            msg_id: Any = None) -> tuple[dict, Any]:
     """Asks the engine and logs the outcome; an engine failure becomes `internal_error`."""
@@ -160,8 +171,8 @@ def parse_quietly(raw: str | bytes, settings: Settings) -> dict | None:
 
 
 def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel: str) -> dict:
-    """The crisis or emergency reply object (the engine's) for a message a limit would turn away (too long, too
-    large, too many), when it carries any risk; otherwise the refusal is raised.
+    """The engine's crisis or emergency reply for a message a limit would turn away (too
+    long, too large, too many), when it carries any risk; otherwise the refusal is raised.
 
     Safety comes before every limit: someone in crisis who writes at length, or fast, is
     helped, not told to shorten their message. Only the question is read: a frame that is not
@@ -291,12 +302,8 @@ class Conversation:
             return self._rescued(msg, refusal)
         context = client_context(msg, self.settings, msg_id)
         start = self.state if context is None else self.bot.state(context)
-        frame = self.frames.get(text, start)
-        if frame is None:
-            reply, state = answer(self.bot, text, start, self.settings, self.log, "ws", msg_id)
-            frame = ReplyFrame(reply, state)
-        else:  # the same log line as a computed reply, so operators see every answer
-            self.log.reply("ws", frame.kind, frame.confidence, len(text), 0.0, question=text)
+        frame = reply_frame(self.bot, self.frames, text, start, self.settings, self.log, "ws",
+                            msg_id)
         self.state = frame.state
         return frame.text(msg_id)
 
