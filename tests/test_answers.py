@@ -99,3 +99,20 @@ def test_small_talk_no_pattern_reads_is_answered_as_small_talk_when_the_model_is
                                   "zxcv qwer"])
 def test_the_model_does_not_turn_refusals_into_small_talk(fresh, text):
     assert both(fresh, text)[1]["kind"] == "no_answer"
+
+
+def test_a_section_without_examples_is_not_answered_by_the_models_favourite_among_the_others():
+    """A clinic adds an article without examples: the model cannot know its sections, so
+    where retrieval's best section is one of them, the model's guess among the sections it
+    knows rescues nothing (here: an answer about what the drugs are, to a question about
+    who should not take them)."""
+    from chatbot.training import train_answers
+    bot = load_bot(Settings(reply_cache_size=0, cache_dir=None))
+    unknown = "who-should-not-take-systemic-immunomodulators"
+    question = "contraindications for systemic immunomodulators in general?"
+    model = train_answers([e for e in answer_examples(ROOT / "corpus") if e.kind != unknown])
+    probs = dict(zip(model.classes, model.probabilities(question)))
+    assert unknown not in probs and max(probs.values()) >= 0.45  # the model would rescue
+    bot.answers = model
+    reply, _ = bot.reply(question, None)
+    assert reply["kind"] == "no_answer"

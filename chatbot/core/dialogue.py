@@ -302,7 +302,7 @@ class Bot:
         if ranked is not None:
             return ranked, state
         if short:
-            learned = self._learned_answer(query, probs) or self._learned_smalltalk(folded, probs)
+            learned = self._learned_answer(query, hits, probs) or self._learned_smalltalk(folded, probs)
             if learned:
                 return learned, state
             confidence = hits[0].coverage if hits else 0.0
@@ -334,13 +334,16 @@ class Bot:
                 if h.passage.section == section and h.on_topic
                 and not self.index.contradicts(query, self.passage_index[h.passage.id])]
 
-    def _learned_answer(self, query: Query, probs) -> dict | None:
+    def _learned_answer(self, query: Query, hits: list[Hit], probs) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. The model reads only this message, so it names the section; the passage
         within it is the one the query ranks first, and a follow-up's query carries the
-        medicine named earlier ("AEs?" after "what is methotrexate": its side effects)."""
-        if probs is None:
+        medicine named earlier ("AEs?" after "what is methotrexate": its side effects).
+        Not where retrieval's best section is one the model has no examples of (an article
+        added without them): the model cannot know that section, so its favourite among the
+        others is no evidence against it."""
+        if probs is None or hits and section_id(hits[0].passage.section) not in probs:
             return None
         best = max(probs, key=probs.get)
         section = self.section_by_id.get(best)
