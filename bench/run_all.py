@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import OUT, ROOT, gunicorn_flag, machine
 
-BENCHES = ["safety_quality", "answer_quality", "cold_start", "retrieval_scale", "latency", "capacity",
+BENCHES = ["safety_quality", "answer_quality", "training_time", "cold_start", "retrieval_scale", "latency", "capacity",
            "nginx_scaleout", "soak", "attacks"]
 HERE = Path(__file__).resolve().parent
 
@@ -75,6 +75,19 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
     d = load("answer_quality")
     if d:
         lines += answer_section(d)
+
+    d = load("training_time")
+    if d:
+        x = d["data"]
+        lines += ["## Training time", "", f"Command: `{d['command']}` (`chatbot train` on a copy "
+                  f"of corpus/: {x['risk_examples']:,} risk examples, {x['answer_examples']:,} "
+                  "labelled questions; the two models are fitted at once, in threads)", "",
+                  table(["what", f"median of {x['runs']}", "runs"],
+                        [["**`chatbot train`, wall** (target <= 10 s)", f"**{x['wall_median_s']} s**",
+                          ", ".join(map(str, x["wall_runs_s"]))],
+                         ["risk model fit", f"{x['risk_fit_median_s']} s", ""],
+                         ["answer model and ranker fit (seven models and retrieval's view "
+                          "of each question)", f"{x['answer_fit_median_s']} s", ""]]), ""]
 
     d = load("cold_start")
     if d:

@@ -420,14 +420,13 @@ def _train(settings: Settings) -> int:
     from chatbot.core.corpus import CorpusError
     from chatbot.core.examples import load_examples
     from chatbot.core.risk import MODEL_FILE
-    from chatbot.training import train_corpus, train_corpus_answers
+    from chatbot.training import train_all
     folder = settings.corpus_dir
     try:
         examples, questions = load_examples(folder), answer_examples(folder)
-        _, risk_s = train_corpus(folder)
         from chatbot.core import load_bot
         view = load_bot(settings).question_view  # the ranker's view of retrieval
-        answers, answer_s = train_corpus_answers(folder, view=view)
+        (_, risk_s), (answers, answer_s) = train_all(folder, view, examples, questions)
     except (CorpusError, OSError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1

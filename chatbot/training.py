@@ -1,4 +1,4 @@
-"""Training and cross-validating the risk model from the corpus's labelled examples.
+"""Training and cross-validating the risk and answer models from the corpus's labelled examples.
 
 This is the only module that imports scikit-learn, and only `chatbot train`, `chatbot
 check`, the benchmarks and the tests load it: the fitted model is saved as arrays
@@ -10,7 +10,9 @@ always be measured on authors the model did not learn from (leave one author out
 from __future__ import annotations
 
 import time
-from collections import Counter
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,12 @@ MIN_DF = 2
 C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
+# Solvers, each the fastest to the same optimum (L-BFGS took 50-60 steps on both): Newton's
+# method takes 5 on the risk model's 80,000 features; the answer model, fitted seven times
+# per training (the ranker's folds), is fastest by stochastic average gradient, whose
+# probabilities are within 0.01 of Newton's
+SOLVER = "newton-cg"
+ANSWER_SOLVER, ANSWER_TOL = "sag", 1e-3
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
 RANKER_C = 1.0  # the ranker: fourteen features, thousands of candidates
 RANKER_FOLDS = 6  # the ranker learns from answer-model probabilities of unseen authors
@@ -37,31 +45,45 @@ RANKER_FOLDS = 6  # the ranker learns from answer-model probabilities of unseen 
 def _matrix(rows: list[dict[int, int]], vocab: np.ndarray):
     """Counts of each example's buckets over `vocab` (sorted), as a sparse matrix."""
     from scipy.sparse import csr_matrix
-    slot = {int(b): i for i, b in enumerate(vocab)}
-    data, cols, ptr = [], [], [0]
-    for counts in rows:
-        for b, c in counts.items():
-            i = slot.get(b)
-            if i is not None:
-                cols.append(i)
-                data.append(c)
-        ptr.append(len(cols))
-    return csr_matrix((np.array(data, dtype=np.float64), np.array(cols, dtype=np.int64),
-                       np.array(ptr)), shape=(len(rows), len(vocab)))
+    keys, counts, lengths = _flat(rows)
+    cols = np.searchsorted(vocab, keys).clip(0, max(len(vocab) - 1, 0))
+    kept = vocab[cols] == keys if len(vocab) else np.zeros(len(keys), dtype=bool)
+    row_of = np.repeat(np.arange(len(rows)), lengths)
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[kept], minlength=len(rows)))])
+    return csr_matrix((counts[kept], cols[kept], ptr), shape=(len(rows), len(vocab)))
+
+
+def _flat(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every example's buckets and counts, concatenated, and how many each example has:
+    numpy does the rest of building the matrix (a Python loop over 2.5 million buckets took
+    two seconds of every training)."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    total = int(lengths.sum())
+    keys = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=total)
+    counts = np.fromiter(chain.from_iterable(r.values() for r in rows), dtype=np.float64,
+                         count=total)
+    return keys, counts, lengths
+
+
+def vocabulary(rows: list[dict[int, int]]) -> np.ndarray:
+    """The buckets seen in at least MIN_DF examples, sorted."""
+    found, df = np.unique(_flat(rows)[0], return_counts=True)
+    return found[df >= MIN_DF]
 
 
 def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
-                 class_weight: dict[str, float] | None = None):
+                 class_weight: dict[str, float] | None = None, solver: str = SOLVER,
+                 tol: float = 1e-4):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
     examples given as their hashed feature counts (`classifier.buckets`)."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
-    df = Counter(b for r in rows for b in r)
-    vocab = np.array(sorted(b for b, n in df.items() if n >= MIN_DF), dtype=np.int64)
+    vocab = vocabulary(rows)
     tfidf = TfidfTransformer(sublinear_tf=True)
     x = tfidf.fit_transform(_matrix(rows, vocab))
-    clf = LogisticRegression(C=c, max_iter=MAX_ITER, class_weight=class_weight)
+    clf = LogisticRegression(C=c, solver=solver, tol=tol, max_iter=MAX_ITER,
+                             class_weight=class_weight, random_state=0)
     clf.fit(x, np.array(labels))
     return vocab, tfidf, clf
 
@@ -86,45 +108,63 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     """An answer model fitted on `examples` (their kind: a section's id, no_answer or
     smalltalk), and with `view` (Bot.question_view: what retrieval makes of a question) the
     ranker that weighs it against retrieval (chatbot.core.ranker)."""
-    model = _fit_answers(examples, key)
-    if view is not None:
-        weights = train_ranker(examples, view, jobs)
+    rows = [buckets(e.text) for e in examples]
+    folds = _ranker_folds(examples) if view is not None else []
+    # The model and the ranker's fold models are fitted in threads while this thread asks
+    # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
+    # the GIL, and threads start at once where processes would each import scikit-learn.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        fits = [pool.submit(_fit_answers, [examples[i] for i in train], [rows[i] for i in train], key)
+                for train in [range(len(examples))] + [train for train, _ in folds]]
+        views = {i: view(e.text) for i, e in enumerate(examples)
+                 if folds and e.kind != "smalltalk"}
+        models = [fit.result() for fit in fits]
+    model = models[0]
+    if folds:
+        weights = train_ranker(examples, views, [(m, held) for m, (_, held) in zip(models[1:], folds)])
         if weights is not None:
             model.extra["ranker"] = weights
     return model
 
 
-def _fit_answers(examples: list[Example], key: str = "") -> AnswerModel:
+def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str = "") -> AnswerModel:
     labels = [e.kind for e in examples]
     classes = tuple(sorted(set(labels)))
-    return to_model(*fit_pipeline([buckets(e.text) for e in examples], labels, ANSWER_C),
+    return to_model(*fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL),
                     key, AnswerModel, classes)
 
 
-def train_ranker(examples: list[Example], view, jobs: int = 2) -> list[float] | None:
-    """The ranker's weights (coefficients, then the intercept), or None with too little to
-    learn from. Each question's candidates are described with the probabilities of an answer
-    model that never saw its author (RANKER_FOLDS folds of authors), as a question from a new
-    patient will be; a candidate is right when it is the question's own section, and a
-    question the article does not cover has no right candidate."""
-    from joblib import Parallel, delayed  # comes with scikit-learn
-    from sklearn.linear_model import LogisticRegression
-
-    from chatbot.core.ranker import candidates
+def _ranker_folds(examples: list[Example]) -> list[tuple[list[int], list[int]]]:
+    """RANKER_FOLDS folds of authors, as (the examples to train on, the examples held out);
+    none with fewer than two authors."""
     authors = sorted({e.author for e in examples})
     fold_of = {a: i % RANKER_FOLDS for i, a in enumerate(authors)}
     groups = sorted(set(fold_of.values()))
     if len(groups) < 2:
-        return None
-    models = Parallel(n_jobs=jobs)(delayed(_fit_answers)(
-        [e for e in examples if fold_of[e.author] != g]) for g in groups)
+        return []
+    return [([i for i, e in enumerate(examples) if fold_of[e.author] != g],
+             [i for i, e in enumerate(examples) if fold_of[e.author] == g]) for g in groups]
+
+
+def train_ranker(examples: list[Example], views: dict[int, tuple],
+                 fold_models: list[tuple[AnswerModel, list[int]]]) -> list[float] | None:
+    """The ranker's weights (coefficients, then the intercept), or None with too little to
+    learn from. Each question's candidates are described with the probabilities of an answer
+    model that never saw its author (`fold_models`: a model and the examples it did not see),
+    as a question from a new patient will be, and with what retrieval made of it (`views`,
+    by example); a candidate is right when it is the question's
+    own section, and a question the article does not cover has no right candidate."""
+    from sklearn.linear_model import LogisticRegression
+
+    from chatbot.core.ranker import candidates
     x, y = [], []
-    for g, model in zip(groups, models):
-        for e in examples:
-            if fold_of[e.author] != g or e.kind == "smalltalk":
+    for model, held in fold_models:
+        for i in held:
+            e = examples[i]
+            if e.kind == "smalltalk":
                 continue
             probs = dict(zip(model.classes, map(float, model.probabilities(e.text))))
-            for section, features in candidates(probs, *view(e.text)):
+            for section, features in candidates(probs, *views[i]):
                 x.append(features)
                 y.append(int(section == e.kind))
     if len(set(y)) < 2:
@@ -133,23 +173,40 @@ def train_ranker(examples: list[Example], view, jobs: int = 2) -> list[float] | 
     return [float(w) for w in clf.coef_[0]] + [float(clf.intercept_[0])]
 
 
-def train_corpus(corpus_dir: Path, out: Path | None = None) -> tuple[RiskModel, float]:
-    """Fits the corpus's risk model and saves it (default corpus/models/risk.npz); returns
-    it and the seconds the fit took."""
+def train_corpus(corpus_dir: Path, out: Path | None = None,
+                 examples: list[Example] | None = None) -> tuple[RiskModel, float]:
+    """Fits the corpus's risk model (on `examples` when they are read already) and saves it
+    (default corpus/models/risk.npz); returns it and the seconds the fit took."""
     started = time.perf_counter()
-    model = train(load_examples(corpus_dir), data_key(example_files(corpus_dir)))
+    examples = load_examples(corpus_dir) if examples is None else examples
+    model = train(examples, data_key(example_files(corpus_dir)))
     model.save(out or corpus_dir / MODEL_FILE)
     return model, time.perf_counter() - started
 
 
-def train_corpus_answers(corpus_dir: Path, out: Path | None = None,
-                         view=None) -> tuple[AnswerModel, float]:
+def train_corpus_answers(corpus_dir: Path, out: Path | None = None, view=None,
+                         examples: list[Example] | None = None) -> tuple[AnswerModel, float]:
     """Fits the corpus's answer model (and with `view`, Bot.question_view, its ranker) and
     saves it (default corpus/models/answers.npz)."""
     started = time.perf_counter()
-    model = train_answers(answer_examples(corpus_dir), data_key(answer_files(corpus_dir)), view)
+    examples = answer_examples(corpus_dir) if examples is None else examples
+    model = train_answers(examples, data_key(answer_files(corpus_dir)), view)
     model.save(out or corpus_dir / ANSWER_MODEL_FILE)
     return model, time.perf_counter() - started
+
+
+def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[Example]
+              ) -> tuple[tuple[RiskModel, float], tuple[AnswerModel, float]]:
+    """Both models, from the risk and the answer examples, each with the seconds its fit took.
+    The risk model is fitted in a second process while this one fits the answer model and
+    its ranker, so `chatbot train` takes little more than the longer of the two: forked
+    (where the system can), the process starts with everything imported and read already."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        risk = pool.submit(train_corpus, corpus_dir, None, examples)
+        answers = train_corpus_answers(corpus_dir, None, view, questions)
+        return risk.result(), answers
 
 
 def leave_one_author_out(examples: list[Example], jobs: int = 2,

@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -15,14 +16,17 @@ import termios
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chatbot.cli import format_reply, link_text
+from chatbot.core.classifier import TextClassifier
 
 BIN = Path(sys.executable).parent
 ASK = str(BIN / "ask")
 SGR = re.compile(rb"\x1b\[[0-9;]*m")  # a colour or bold escape sequence
 DISCLAIMER = "not medical advice"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, env=None, stdin=None, timeout=60):
@@ -435,6 +439,27 @@ def test_cli_does_not_import_flask():
 def test_chatbot_without_command_is_a_usage_error():
     out = run("chatbot")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_train_refits_the_saved_models_and_check_then_passes(tmp_path):
+    """What clinic staff run after editing the examples: `chatbot train` fits the models (the
+    same as the repository's, from the same files) and `chatbot check` is then content."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    env = {"CORPUS_DIR": str(corpus), "CACHE_DIR": str(tmp_path / "cache")}
+    saved = {name: TextClassifier.load(corpus / "models" / name) for name in ("risk.npz", "answers.npz")}
+    for name in saved:
+        (corpus / "models" / name).unlink()
+    out = run("chatbot", "train", env=env, timeout=300)
+    assert out.returncode == 0 and out.stderr == ""
+    assert re.search(r"trained the risk model on [\d,]+ messages from \d+ authors", out.stdout)
+    assert "with its ranker" in out.stdout
+    for name, before in saved.items():
+        after = TextClassifier.load(corpus / "models" / name)
+        assert after.key == before.key and after.classes == before.classes
+        assert np.allclose(after.coef, before.coef, atol=1e-3)
+        assert np.allclose(after.extra.get("ranker", []), before.extra.get("ranker", []), atol=1e-3)
+    assert run("chatbot", "check", env=env, timeout=300).returncode == 0
 
 
 def test_stem_cache_holds_article_words_never_question_words(tmp_path):

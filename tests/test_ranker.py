@@ -8,7 +8,7 @@ import pytest
 
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples
 from chatbot.core.ranker import FEATURES, Found, best, candidates
-from chatbot.training import train_ranker
+from chatbot.training import train_answers
 from live import ROOT
 
 PROBS = {"a": 0.6, "b": 0.25, "c": 0.05, "d": 0.04, "no_answer": 0.05, "smalltalk": 0.01}
@@ -45,10 +45,10 @@ def test_the_ranker_learns_from_unseen_authors_and_needs_more_than_one(bot):
     examples = answer_examples(ROOT / "corpus")
     authors = sorted({e.author for e in examples})[:3]
     some = [e for e in examples if e.author in authors]
-    weights = train_ranker(some, bot.question_view, jobs=1)
+    weights = train_answers(some, view=bot.question_view, jobs=1).ranker
     assert weights is not None and len(weights) == len(FEATURES) + 1
     one = [e for e in examples if e.author == authors[0]]
-    assert train_ranker(one, bot.question_view, jobs=1) is None
+    assert train_answers(one, view=bot.question_view, jobs=1).ranker is None
 
 
 def test_where_retrieval_refuses_the_ranker_answers_and_where_it_is_unsure_refuses(bot):

@@ -1,0 +1,63 @@
+"""Training time: `chatbot train` from the command line, as a clinic runs it after editing the
+examples (target: at most 10 s on 2 cores).
+
+It trains a copy of corpus/ (CORPUS_DIR pointing at a temporary folder), so the repository's
+saved models are never touched; the wall time includes starting Python and importing
+scikit-learn. Each model's own fit time is what `chatbot train` prints. Median of 3 runs.
+
+usage: python bench/training_time.py [--runs 3] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, Result, median
+
+FIT = re.compile(r"trained the (risk|answer) model on ([\d,]+) \w+ .* in ([\d.]+) s")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="1 run")
+    args = ap.parse_args(argv)
+    runs = 1 if args.quick else args.runs
+    chatbot = str(Path(sys.executable).parent / "chatbot")
+    wall, fits = [], {"risk": [], "answer": []}
+    examples = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        shutil.copytree(ROOT / "corpus", corpus)
+        env = dict(os.environ, CORPUS_DIR=str(corpus))
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            done = subprocess.run([chatbot, "train"], cwd=ROOT, env=env, capture_output=True,
+                                  text=True)
+            wall.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                raise RuntimeError(f"chatbot train exited {done.returncode}: {done.stderr[-500:]}")
+            for kind, n, seconds in FIT.findall(done.stdout):
+                fits[kind].append(float(seconds))
+                examples[kind] = int(n.replace(",", ""))
+    data = {"runs": runs, "wall_median_s": round(median(wall), 2),
+            "wall_runs_s": [round(x, 2) for x in wall],
+            "risk_fit_median_s": round(median(fits["risk"]), 2),
+            "answer_fit_median_s": round(median(fits["answer"]), 2),
+            "risk_examples": examples.get("risk"), "answer_examples": examples.get("answer"),
+            "target_s": 10.0}
+    Result("training_time", "python bench/training_time.py", data).save()
+    print(f"chatbot train: median {data['wall_median_s']} s (target <= 10 s); fits: risk "
+          f"{data['risk_fit_median_s']} s, answers with ranker {data['answer_fit_median_s']} s")
+    return data
+
+
+if __name__ == "__main__":
+    main()
