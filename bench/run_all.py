@@ -245,12 +245,21 @@ def answer_section(d: dict) -> list[str]:
                              ("dev cases, the engine", x["dev_with_answer_model"]))
             if g is not None]
     g = x["with_answer_model"]
+    new = x.get("sections_without_examples")
+    if new:
+        rows += [[f"sections without examples (a new article), {label}", f"{h['right_pct']}%",
+                  f"{h['wrong_pct']}%", f"{h['refused_pct']}%", "-", "-"]
+                 for label, h in (("retrieval alone", new["retrieval_alone"]),
+                                  ("the engine", new["engine"]))]
     return ["## Answers on authors the answer model never saw", "",
             f"Command: `{d['command']}`: {x['conversations']:,} conversations from "
             f"{x['authors']} authors in corpus/examples/, {x['folds']} folds of authors "
             f"({x['seconds']} s); {g['answerable']} answerable, {g['not_covered']} not covered, "
             f"{g['smalltalk']} small talk. Retrieval's lexicon was mended on these sets in earlier "
-            "sessions, so its own figure is flattered; the dev cases were never trained on.", "",
+            "sessions, so its own figure is flattered; the dev cases were never trained on. "
+            "Sections without examples: every example of a third of the sections withheld in "
+            f"turn (with the fold's authors), {new['engine']['answerable'] if new else 0:,} "
+            "questions those sections answer.", "",
             table(["engine", "answerable: right", "wrong passage", "refused",
                    "not covered: refused", "small talk"], rows), ""]
 

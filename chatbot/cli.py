@@ -387,11 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="start the chat server (websocket, REST, widget)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sub.add_parser("train", help="train the risk model on corpus/examples/ and save it "
-                                 "to corpus/models/risk.npz")
+    sub.add_parser("train", help="train the risk and answer models on corpus/examples/ and "
+                                 "save them in corpus/models/")
     check = sub.add_parser("check", help="validate the corpus and its examples; --cv also "
-                                         "scores the risk model on authors it never saw")
-    check.add_argument("--cv", action="store_true", help="cross-validate by author (about 30 s)")
+                                         "scores both models on authors they never saw")
+    check.add_argument("--cv", action="store_true",
+                       help="cross-validate by author (about a minute)")
     _eval_parser(sub)
     try:
         args = p.parse_args(argv)
@@ -495,6 +496,25 @@ def _print_cv(settings: Settings, examples) -> None:
     print(f"cross-validated by author: help shown to {pct(shown, 'crisis')} of crises and "
           f"{pct(shown, 'emergency')} of emergencies; ordinary messages derailed "
           f"{pct(sure, 'none')}, given a notice {100 * (shown['none'] - sure['none']) / n['none']:.1f}%")
+    _print_answer_cv(settings)
+
+
+def _print_answer_cv(settings: Settings) -> None:
+    """How the labelled conversations fare with answer models that never saw their authors."""
+    from chatbot.core import load_bot
+    from chatbot.evaluation import cross_validate
+    counts = cross_validate(load_bot(settings), settings.corpus_dir, settings).counts()
+    answerable = sum(counts[k] for k in ("answered_right", "wrong_passage", "refused_answerable"))
+    not_covered = counts["not_covered_refused"] + counts["not_covered_answered"]
+    if not answerable:
+        return
+    pct = lambda k, n: f"{100 * counts[k] / n:.1f}%"  # noqa: E731
+    print(f"answers cross-validated by author: {pct('answered_right', answerable)} of "
+          f"{answerable:,} answerable questions answered right, "
+          f"{pct('wrong_passage', answerable)} with another passage, "
+          f"{pct('refused_answerable', answerable)} refused"
+          + (f"; {pct('not_covered_refused', not_covered)} of {not_covered:,} the article does "
+             "not cover refused" if not_covered else ""))
 
 
 # ---- chatbot eval -----------------------------------------------------------------------

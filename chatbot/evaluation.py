@@ -67,6 +67,7 @@ class Case:
     turns: list[str]
     expect: dict
     line: int  # where it is in its file, for messages
+    author: str = ""  # who wrote it (corpus examples), for scoring by authors left out
 
 
 @dataclass
@@ -165,7 +166,7 @@ def _case(obj: Any, path: Path, number: int) -> Case:
     if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
         raise bad('"expect.any" must be a list of strings')
     cat = obj.get("cat", expect["kind"])
-    return Case(str(obj["id"]), str(cat), list(turns), expect, number)
+    return Case(str(obj["id"]), str(cat), list(turns), expect, number, str(obj.get("author", "")))
 
 
 # ---- judging: chat_eval.py's rules ------------------------------------------------------
@@ -266,6 +267,32 @@ def run_case(bot, case: Case, settings: Settings, max_words: int = MAX_WORDS) ->
 def evaluate(bot, cases: list[Case], settings: Settings, max_words: int = MAX_WORDS) -> Report:
     """Every case played and judged, in file order."""
     return Report([run_case(bot, c, settings, max_words) for c in cases])
+
+
+def cross_validate(bot, corpus_dir: Path, settings: Settings, folds: int = 6) -> Report:
+    """The corpus's own labelled conversations (examples/*_questions.jsonl), each played by
+    the engine with an answer model and ranker that never saw its author (`folds` groups of
+    authors): how the answers treat wording they have not learned, which a score on the
+    examples the model was trained on cannot say. The bot's own model is put back after."""
+    from chatbot.core.answers import answer_examples
+    from chatbot.core.examples import EXAMPLES_DIR
+    from chatbot.training import train_answers  # scikit-learn: only here
+    cases = [c for f in sorted((corpus_dir / EXAMPLES_DIR).glob("*_questions.jsonl"))
+             for c in load_cases(f)]
+    examples = answer_examples(corpus_dir)
+    authors = sorted({c.author for c in cases} | {e.author for e in examples})
+    fold_of = {a: i % folds for i, a in enumerate(authors)}
+    saved, report = bot.answers, Report()
+    try:
+        for group in range(folds):
+            held = [c for c in cases if fold_of[c.author] == group]
+            if held:
+                bot.answers = train_answers([e for e in examples if fold_of[e.author] != group],
+                                            view=bot.question_view)
+                report.results += evaluate(bot, held, settings).results
+    finally:
+        bot.answers = saved
+    return report
 
 
 # ---- describing a failure ---------------------------------------------------------------

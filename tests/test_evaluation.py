@@ -224,3 +224,30 @@ def test_chatbot_eval_gives_the_verdicts_chat_eval_gets_from_a_live_server(serve
     for r in scored["results"]:
         if r["id"] != "x-blank":  # the server's refusal is a time-out to chat_eval.py
             assert reasons[r["id"]] == r["error"], r["id"]
+
+
+def test_cross_validation_plays_every_labelled_conversation_with_models_blind_to_its_author(
+        tmp_path):
+    """`chatbot check --cv`'s answer figure: each conversation judged once, by an engine
+    whose answer model was trained without its author, and the bot's own model put back."""
+    import shutil
+
+    from chatbot.config import Settings
+    from chatbot.core import load_bot
+    from chatbot.evaluation import cross_validate
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("models"))
+    for path in (corpus / "examples").glob("*_questions.jsonl"):
+        if path.name != "patient_questions.jsonl":  # five authors: a quick fit
+            path.unlink()
+    settings = Settings(corpus_dir=corpus, cache_dir=None)
+    bot = load_bot(settings)
+    bot.answers = None  # retrieval alone, until the folds lend it their models
+    cases = load_cases(corpus / "examples" / "patient_questions.jsonl")
+    report = cross_validate(bot, corpus, settings, folds=2)
+    assert bot.answers is None
+    assert sorted(r.case.id for r in report.results) == sorted(c.id for c in cases)
+    assert {c.author for c in cases} == {"p-p", "p-b", "p-r", "p-s", "p-t"}
+    counts = report.counts()
+    assert sum(counts.values()) == len(cases) and counts["answered_right"] > len(cases) // 2
