@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, retire, start_server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -98,12 +98,12 @@ class Frames:
         return replies[-1]
 
 
-@pytest.fixture()
-def clinic_site(tmp_path):
+@pytest.fixture(scope="module")
+def clinic_site(tmp_path_factory):
     """A second web site on another port, as http://clinic.test:PORT, serving web/embed.html
-    with its placeholder BOT-HOST replaced by a bot server's address."""
-    root = tmp_path / "clinic"
-    root.mkdir()
+    with its placeholder BOT-HOST replaced by a bot server's address. One for the module:
+    each test writes the page it needs (`clinic_site.root` is the site's folder)."""
+    root = tmp_path_factory.mktemp("clinic")
 
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, *args):  # keep pytest output clean
@@ -125,10 +125,21 @@ def clinic_site(tmp_path):
         return origin + "/embed.html"
 
     page_for.origin = origin
+    page_for.root = root
     yield page_for
     httpd.shutdown()
     httpd.server_close()
     thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def clinic_bot(clinic_site, tmp_path_factory):
+    """A bot server that lets the clinic site's pages chat (ALLOWED_ORIGINS), shared by the
+    tests that embed the widget there; none of them changes its settings."""
+    live = start_server(tmp_path_factory.mktemp("clinic-bot"),
+                        env={"ALLOWED_ORIGINS": clinic_site.origin})
+    yield live
+    retire(live)
 
 
 # ---- helpers: what a patient does ----
@@ -567,14 +578,14 @@ PRINT_SNAPSHOT = """() => {
 
 
 @pytest.mark.parametrize("site", ["demo-page", "strict-csp"])
-def test_print_shows_only_the_transcript_with_its_sources(page, server, site, request, tmp_path):
+def test_print_shows_only_the_transcript_with_its_sources(page, server, site, request):
     url = bot_url = server.url
     violations = []
     if site == "strict-csp":  # a clinic's page: the printout's styles must not need 'unsafe-inline'
         clinic_site = request.getfixturevalue("clinic_site")
-        bot = request.getfixturevalue("server_factory")(env={"ALLOWED_ORIGINS": clinic_site.origin})
+        bot = request.getfixturevalue("clinic_bot")
         url, bot_url = clinic_site(bot.url), bot.url
-        html = tmp_path / "clinic" / "embed.html"
+        html = clinic_site.root / "embed.html"
         csp = STRICT_CSP.format(bot=bot.url, ws=bot.ws_url)
         html.write_text(html.read_text().replace(
             "<head>", f'<head><meta http-equiv="Content-Security-Policy" content="{csp}">', 1))
@@ -807,8 +818,8 @@ def test_question_asked_while_down_stays_in_view(new_page, server_factory):
 
 # ---- embedding on other sites ----
 
-def test_page_on_another_origin_embeds_and_chats(page, server_factory, clinic_site):
-    bot = server_factory(env={"ALLOWED_ORIGINS": clinic_site.origin})
+def test_page_on_another_origin_embeds_and_chats(page, clinic_bot, clinic_site):
+    bot = clinic_bot
     url = clinic_site(bot.url)
     frames = open_widget(page, url)
     assert frames.sockets == [bot.ws_url]
