@@ -86,7 +86,7 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
                         [["**`chatbot train`, wall** (target <= 10 s)", f"**{x['wall_median_s']} s**",
                           ", ".join(map(str, x["wall_runs_s"]))],
                          ["risk model fit", f"{x['risk_fit_median_s']} s", ""],
-                         ["answer model and ranker fit (seven models and retrieval's view "
+                         ["answer model and ranker fit (four models and retrieval's view "
                           "of each question)", f"{x['answer_fit_median_s']} s", ""]]), ""]
 
     d = load("cold_start")

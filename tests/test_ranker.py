@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples
@@ -59,3 +60,16 @@ def test_where_retrieval_refuses_the_ranker_answers_and_where_it_is_unsure_refus
     assert 0.5 <= reply["confidence"] <= 1.0
     refused, _ = bot.reply("does dupixent cause weight gain", None)
     assert refused["kind"] == "no_answer"
+
+
+def test_the_ranker_reads_many_questions_at_once_as_the_model_reads_one():
+    """Training reads every labelled question with batch_probabilities; answering reads one
+    with AnswerModel.probabilities: the two must agree, or the ranker learns from numbers
+    the engine never sees."""
+    from chatbot.core.classifier import buckets
+    from chatbot.training import batch_probabilities
+    model = AnswerModel.load(ROOT / "corpus" / ANSWER_MODEL_FILE)
+    texts = [e.text for e in answer_examples(ROOT / "corpus")[:200]] + ["", "zzqx", "🙂"]
+    batch = batch_probabilities(model, [buckets(t) for t in texts])
+    one = np.array([model.probabilities(t) for t in texts])
+    assert batch.shape == one.shape and np.allclose(batch, one, atol=1e-6)
