@@ -81,7 +81,8 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
         x = d["data"]
         lines += ["## Training time", "", f"Command: `{d['command']}` (`chatbot train` on a copy "
                   f"of corpus/: {x['risk_examples']:,} risk examples, {x['answer_examples']:,} "
-                  "labelled questions; the two models are fitted at once, in threads)", "",
+                  "labelled questions; the risk model is fitted in a second process while the "
+                  "answer models are fitted in threads)", "",
                   table(["what", f"median of {x['runs']}", "runs"],
                         [["**`chatbot train`, wall** (target <= 10 s)", f"**{x['wall_median_s']} s**",
                           ", ".join(map(str, x["wall_runs_s"]))],
