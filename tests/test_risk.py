@@ -54,10 +54,11 @@ def test_saved_model_scores_survive_the_round_trip(tmp_path):
 
 
 def test_edited_examples_are_learned_once_and_kept_in_the_cache(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    with open(corpus / "examples" / "safety.jsonl", "a") as f:
-        f.write('{"id": "t1", "author": "clinic", "kind": "none", "text": "is parking free"}\n')
+    corpus = tmp_path / "corpus"  # a small one: what is learned matters less than when
+    shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("*_questions.jsonl"))
+    lines = (CORPUS / "examples" / "safety.jsonl").read_text().splitlines(keepends=True)[:2000]
+    lines.append('{"id": "t1", "author": "clinic", "kind": "none", "text": "is parking free"}\n')
+    (corpus / "examples" / "safety.jsonl").write_text("".join(lines))
     cache = tmp_path / "cache"
     model = model_for(corpus, cache)
     assert model.key == data_key(example_files(corpus)) != RiskModel.load(CORPUS / MODEL_FILE).key
