@@ -13,14 +13,13 @@ usage: python bench/cold_start.py [--runs 5] [--quick]
 """
 from __future__ import annotations
 
-import argparse
 import compileall
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import ROOT, Result, median, start_server
+from common import ROOT, Result, median, run_count, start_server
 
 QUESTION = "can I take methotrexate pregnant"
 
@@ -36,11 +35,7 @@ def timed(argv: list[str]) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="3 runs")
-    args = ap.parse_args(argv)
-    runs = 3 if args.quick else args.runs
+    runs = run_count(argv, __doc__, default=5, quick=3)
     bindir = Path(sys.executable).parent
     ask = [str(bindir / "ask"), QUESTION]
     imports = [sys.executable, "-c", "import sys; sys.modules['sklearn'] = sys.modules['scipy'] = None; "

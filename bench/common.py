@@ -7,6 +7,7 @@ bench/out/<name>.json so `run_all.py` can write bench/RESULTS.md from one run.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -164,3 +165,13 @@ def raise_fd_limit(want: int = 65536) -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def run_count(argv: list[str] | None, doc: str, default: int, quick: int) -> int:
+    """How many runs a timing benchmark makes: `--runs N` (default `default`), or `--quick`
+    for `quick`; `doc` is the script's docstring, whose first line is its --help."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=default)
+    ap.add_argument("--quick", action="store_true", help=f"{quick} run(s)")
+    args = ap.parse_args(argv)
+    return quick if args.quick else args.runs

@@ -9,7 +9,6 @@ usage: python bench/training_time.py [--runs 3] [--quick]
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -19,17 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, Result, median
+from common import ROOT, Result, median, run_count
 
 FIT = re.compile(r"trained the (risk|answer) model on ([\d,]+) \w+ .* in ([\d.]+) s")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="1 run")
-    args = ap.parse_args(argv)
-    runs = 1 if args.quick else args.runs
+    runs = run_count(argv, __doc__, default=3, quick=1)
     chatbot = str(Path(sys.executable).parent / "chatbot")
     wall, fits = [], {"risk": [], "answer": []}
     examples = {}
