@@ -133,8 +133,9 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
     # the GIL, and threads start at once where processes would each import scikit-learn.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        fits = [pool.submit(_fit_answers, [examples[i] for i in train], [rows[i] for i in train], key)
-                for train in [range(len(examples))] + [train for train, _ in folds]]
+        fits = [pool.submit(_fit_answers, examples, rows, key)]  # the model itself
+        fits += [pool.submit(_fit_answers, [examples[i] for i in train], [rows[i] for i in train])
+                 for train, _ in folds]  # the ranker's: each without one fold of authors
         views = {i: view(e.text) for i, e in enumerate(examples)
                  if folds and e.kind != "smalltalk"}
         models = [fit.result() for fit in fits]
@@ -148,6 +149,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
 
 
 def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str = "") -> AnswerModel:
+    """An answer model fitted on `examples`, given with their buckets (`rows`)."""
     labels = [e.kind for e in examples]
     classes = tuple(sorted(set(labels)))
     return to_model(*fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL),
