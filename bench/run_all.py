@@ -80,8 +80,8 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
     if d:
         x = d["data"]
         lines += ["## Training time", "", f"Command: `{d['command']}` (`chatbot train` on a copy "
-                  f"of corpus/: {x['risk_examples']:,} risk examples, {x['answer_examples']:,} "
-                  "labelled questions; the risk model is fitted in a second process while the "
+                  f"of corpus/, one example added before each run: {x['risk_examples']:,} risk "
+                  f"examples, {x['answer_examples']:,} labelled questions; the risk model is fitted in a second process while the "
                   "answer models are fitted in threads)", "",
                   table(["what", f"median of {x['runs']}", "runs"],
                         [["**`chatbot train`, wall** (target <= 10 s)", f"**{x['wall_median_s']} s**",

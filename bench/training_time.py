@@ -2,13 +2,16 @@
 examples (target: at most 10 s on 2 cores).
 
 It trains a copy of corpus/ (CORPUS_DIR pointing at a temporary folder), so the repository's
-saved models are never touched; the wall time includes starting Python and importing
-scikit-learn. Each model's own fit time is what `chatbot train` prints. Median of 3 runs.
+saved models are never touched, and adds a labelled message to the copy before each run, as a
+clinic does, so the saved models are stale as they are when it matters. The wall time
+includes starting Python and importing scikit-learn. Each model's own fit time is what
+`chatbot train` prints. Median of 3 runs.
 
 usage: python bench/training_time.py [--runs 3] [--quick]
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,7 +35,10 @@ def main(argv: list[str] | None = None) -> dict:
         corpus = Path(tmp) / "corpus"
         shutil.copytree(ROOT / "corpus", corpus)
         env = dict(os.environ, CORPUS_DIR=str(corpus))
-        for _ in range(runs):
+        for n in range(runs):
+            with open(corpus / "examples" / "safety.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"id": f"bench-{n}", "author": "bench", "kind": "none",
+                                    "text": f"is parking free on day {n}"}) + "\n")
             t0 = time.perf_counter()
             done = subprocess.run([chatbot, "train"], cwd=ROOT, env=env, capture_output=True,
                                   text=True)

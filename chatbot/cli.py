@@ -425,8 +425,8 @@ def _train(settings: Settings) -> int:
     folder = settings.corpus_dir
     try:
         examples, questions = load_examples(folder), answer_examples(folder)
-        from chatbot.core import load_bot
-        view = load_bot(settings).question_view  # the ranker's view of retrieval
+        from chatbot.core import Bot
+        view = Bot(settings, judge_risk=False).question_view  # the ranker's view of retrieval
         (_, risk_s), (answers, answer_s) = train_all(folder, view, examples, questions)
     except (CorpusError, OSError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
@@ -450,7 +450,7 @@ def _check(settings: Settings, cv: bool) -> int:
     from chatbot.core.risk import MODEL_FILE, RiskModel
     problems: list[str] = []
     try:
-        load_bot(settings)
+        bot = load_bot(settings)
         examples = load_examples(settings.corpus_dir)
         answer_examples(settings.corpus_dir)  # every "section" an example names exists
     except Exception as exc:  # a broken file: its own message names file:line
@@ -476,19 +476,18 @@ def _check(settings: Settings, cv: bool) -> int:
           f"from {len({e.author for e in examples})} authors: "
           + ("ok" if not problems else f"{len(problems)} problem(s)"))
     if cv:
-        _print_cv(settings, examples)
+        _print_cv(settings, examples, bot)
     return 1 if problems else 0
 
 
-def _print_cv(settings: Settings, examples) -> None:
+def _print_cv(settings: Settings, examples, bot) -> None:
     """Help shown and false alarms on authors left out of training (6 folds of authors)."""
     from chatbot.core.dialogue import fold
-    from chatbot.core.safety import Safety, grade
+    from chatbot.core.safety import grade
     from chatbot.training import leave_one_author_out
-    safety = Safety.load(settings.corpus_dir / "safety.toml")
     shown, sure, n = Counter(), Counter(), Counter()
     for e, risk in leave_one_author_out(examples, folds=6):
-        level, is_sure = grade(safety.check(fold(e.text)), risk)
+        level, is_sure = grade(bot.safety.check(fold(e.text)), risk)
         n[e.kind] += 1
         shown[e.kind] += level is not None
         sure[e.kind] += is_sure
@@ -496,14 +495,13 @@ def _print_cv(settings: Settings, examples) -> None:
     print(f"cross-validated by author: help shown to {pct(shown, 'crisis')} of crises and "
           f"{pct(shown, 'emergency')} of emergencies; ordinary messages derailed "
           f"{pct(sure, 'none')}, given a notice {100 * (shown['none'] - sure['none']) / n['none']:.1f}%")
-    _print_answer_cv(settings)
+    _print_answer_cv(settings, bot)
 
 
-def _print_answer_cv(settings: Settings) -> None:
+def _print_answer_cv(settings: Settings, bot) -> None:
     """How the labelled conversations fare with answer models that never saw their authors."""
-    from chatbot.core import load_bot
     from chatbot.evaluation import cross_validate
-    counts = cross_validate(load_bot(settings), settings.corpus_dir, settings).counts()
+    counts = cross_validate(bot, settings.corpus_dir, settings).counts()
     answerable = sum(counts[k] for k in ("answered_right", "wrong_passage", "refused_answerable"))
     not_covered = counts["not_covered_refused"] + counts["not_covered_answered"]
     if not answerable:

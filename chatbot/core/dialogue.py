@@ -116,8 +116,11 @@ def fold(text: str) -> str:
 
 
 class Bot:
-    def __init__(self, settings: Settings):
-        """Loads the corpus folder and builds the index once; raises CorpusError on bad files."""
+    def __init__(self, settings: Settings, judge_risk: bool = True):
+        """Loads the corpus folder and builds the index once; raises CorpusError on bad files.
+        `judge_risk=False` leaves the risk model out (the phrase rules alone judge): for a bot
+        that only reads questions for `chatbot train`, which would otherwise fit the risk model
+        of edited examples once here and again in training."""
         folder = settings.corpus_dir
         self.settings = settings
         self.documents: list[Document] = load_corpus(folder)
@@ -127,7 +130,8 @@ class Bot:
         known = stem_cache.load()
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
         self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
-        self.safety = Safety.load(folder / "safety.toml", model_for(folder, settings.cache_dir))
+        self.safety = Safety.load(folder / "safety.toml",
+                                  model_for(folder, settings.cache_dir) if judge_risk else None)
         self._answers: AnswerModel | None | bool = False  # loaded when first needed
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
