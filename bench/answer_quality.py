@@ -32,6 +32,7 @@ from common import DEV_CASES, Result  # noqa: E402
 from chatbot.config import Settings  # noqa: E402
 from chatbot.core import load_bot  # noqa: E402
 from chatbot.core.answers import answer_examples  # noqa: E402
+from chatbot.core.examples import author_folds  # noqa: E402
 from chatbot.training import train_answers  # noqa: E402
 
 FOLDS = 6
@@ -78,7 +79,7 @@ def main() -> None:
              for c in conversations(f) if c["expect"]["kind"] in ("answer", "no_answer", "smalltalk")]
     examples = answer_examples(corpus)
     authors = sorted({c["author"] for c in cases})
-    fold_of = {a: i % FOLDS for i, a in enumerate(authors)}
+    fold_of = author_folds(authors, FOLDS)
     bot = load_bot(Settings(cache_dir=None, reply_cache_size=0))
     full_model = bot.answers
     started = time.perf_counter()
@@ -120,8 +121,7 @@ def without_examples(bot, cases: list[dict], examples: list) -> dict:
     the held-out questions that the group's sections answer."""
     sections = sorted({c["section"] for c in cases if c.get("section")})
     group_of = {s: i % SECTION_FOLDS for i, s in enumerate(sections)}
-    authors = sorted({c["author"] for c in cases})
-    fold_of = {a: i % FOLDS for i, a in enumerate(authors)}
+    fold_of = author_folds((c["author"] for c in cases), FOLDS)
     alone, engine = [], []
     for group in range(SECTION_FOLDS):
         for fold in range(FOLDS):

@@ -275,13 +275,12 @@ def cross_validate(bot, corpus_dir: Path, settings: Settings, folds: int = 6) ->
     authors): how the answers treat wording they have not learned, which a score on the
     examples the model was trained on cannot say. The bot's own model is put back after."""
     from chatbot.core.answers import answer_examples
-    from chatbot.core.examples import EXAMPLES_DIR
+    from chatbot.core.examples import EXAMPLES_DIR, author_folds
     from chatbot.training import train_answers  # scikit-learn: only here
     cases = [c for f in sorted((corpus_dir / EXAMPLES_DIR).glob("*_questions.jsonl"))
              for c in load_cases(f)]
     examples = answer_examples(corpus_dir)
-    authors = sorted({c.author for c in cases} | {e.author for e in examples})
-    fold_of = {a: i % folds for i, a in enumerate(authors)}
+    fold_of = author_folds([c.author for c in cases] + [e.author for e in examples], folds)
     saved, report = bot.answers, Report()
     try:
         for group in range(folds):

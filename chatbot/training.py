@@ -19,7 +19,8 @@ import numpy as np
 
 from chatbot.core.corpus import CorpusError
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
-from chatbot.core.examples import EXAMPLES_DIR, Example, example_files, load_examples
+from chatbot.core.examples import (EXAMPLES_DIR, Example, author_folds, example_files,
+                                   load_examples)
 from chatbot.core.classifier import buckets, data_key
 from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
 
@@ -159,8 +160,7 @@ def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str =
 def _ranker_folds(examples: list[Example]) -> list[tuple[list[int], list[int]]]:
     """RANKER_FOLDS folds of authors, as (the examples to train on, the examples held out);
     none with fewer than two authors."""
-    authors = sorted({e.author for e in examples})
-    fold_of = {a: i % RANKER_FOLDS for i, a in enumerate(authors)}
+    fold_of = author_folds((e.author for e in examples), RANKER_FOLDS)
     groups = sorted(set(fold_of.values()))
     if len(groups) < 2:
         return []
@@ -239,8 +239,7 @@ def leave_one_author_out(examples: list[Example], jobs: int = 2,
     from joblib import Parallel, delayed  # comes with scikit-learn
 
     rows = [buckets(e.text) for e in examples]
-    authors = sorted({e.author for e in examples})
-    fold_of = {a: (i % folds if folds else i) for i, a in enumerate(authors)}
+    fold_of = author_folds((e.author for e in examples), folds)
     groups = sorted(set(fold_of.values()))
     done = Parallel(n_jobs=jobs)(delayed(_fold)(examples, rows, fold_of, g) for g in groups)
     return [pair for fold in done for pair in fold]

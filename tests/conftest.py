@@ -89,6 +89,15 @@ def start_servers(tmp_dir: Path, envs: list[dict | None]) -> list[LiveServer]:
     return started
 
 
+def named_servers(tmp_dir: Path, envs: dict[str, dict | None]):
+    """Servers started together, one per named environment, for a module fixture to
+    `yield from`: it yields them by name and retires them when the module is done."""
+    lives = start_servers(tmp_dir, list(envs.values()))
+    yield dict(zip(envs, lives))
+    for live in lives:
+        retire(live)
+
+
 # Servers stopped (SIGINT, gunicorn's quick shutdown, as LiveServer.stop) but not waited for:
 # their workers take about a second to exit, and a test need not wait for that. They are
 # waited for (and killed if still there) when the session ends.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEV_CASES, retire, start_servers
+from conftest import DEV_CASES, named_servers
 from live import parent_pids
 
 ERROR_CODES = {"message_too_large", "binary_frame", "invalid_json", "invalid_message",
@@ -47,10 +47,7 @@ FAULT_SERVERS = {
 
 @pytest.fixture(scope="module")
 def fault_servers(tmp_path_factory):
-    lives = start_servers(tmp_path_factory.mktemp("faults"), list(FAULT_SERVERS.values()))
-    yield dict(zip(FAULT_SERVERS, lives))
-    for live in lives:
-        retire(live)
+    yield from named_servers(tmp_path_factory.mktemp("faults"), FAULT_SERVERS)
 
 
 class ClosedByServer(Exception):

@@ -13,7 +13,7 @@ import time
 import pytest
 from simple_websocket import ConnectionClosed, ConnectionError as WsRefused
 
-from conftest import DEV_CASES, SHARED, ChatClient as Client, retire, start_servers
+from conftest import DEV_CASES, SHARED, ChatClient as Client, named_servers
 from live import Address
 
 REPLY_KEYS = {"type", "id", "kind", "text", "disclaimer", "confidence", "suggestions", "source",
@@ -41,10 +41,7 @@ OWN_SERVERS = {
 
 @pytest.fixture(scope="module")
 def own_servers(tmp_path_factory):
-    lives = start_servers(tmp_path_factory.mktemp("own"), list(OWN_SERVERS.values()))
-    yield dict(zip(OWN_SERVERS, lives))
-    for live in lives:
-        retire(live)
+    yield from named_servers(tmp_path_factory.mktemp("own"), OWN_SERVERS)
 
 
 # ---- helpers ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import retire, start_servers
+from conftest import named_servers
 from live import ROOT
 from test_server import http_request, rest_ask, wait_for_event
 
@@ -158,10 +158,7 @@ def own_servers(tmp_path_factory):
     envs = {"hostile": {"CORPUS_DIR": str(corpus)},
             "public_url": {"PUBLIC_URL": "https://chat.example-clinic.org/",
                            "ALLOWED_ORIGINS": "https://clinic.example"}}
-    lives = start_servers(tmp, list(envs.values()))
-    yield dict(zip(envs, lives))
-    for live in lives:
-        retire(live)
+    yield from named_servers(tmp, envs)
 
 
 def wait_until_workers_idle(live, timeout: float = 60.0, quiet: float = 0.5) -> None:

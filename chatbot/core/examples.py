@@ -77,3 +77,10 @@ def _examples_of(row: dict, path: Path, n: int) -> list[Example]:
     if kind not in KINDS:
         raise CorpusError(path, n, f'"kind" must be one of {", ".join(KINDS)}, got {kind!r}')
     return [Example(text, kind, row["author"], where)]
+
+
+def author_folds(authors, folds: int | None) -> dict[str, int]:
+    """Each author's fold (0 .. folds-1), the authors sorted and dealt in turn; with `folds`
+    None, every author a fold of their own (leave one author out). The one assignment every
+    cross-validation shares, so their folds hold the same people."""
+    return {a: (i % folds if folds else i) for i, a in enumerate(sorted(set(authors)))}
