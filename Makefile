@@ -31,10 +31,11 @@ run: setup
 	$(BIN)/chatbot serve --port $(PORT)
 
 # Two processes, each taking whole modules (--dist loadfile: a module's servers, browser and
-# fixtures stay in one process): much of the suite waits on servers, subprocesses and
-# timeouts, so even two busy cores finish it about a third sooner. `pytest` alone is serial.
+# fixtures stay in one process), the longest modules first (tests/conftest.py, LONGEST_FIRST;
+# --no-loadscope-reorder keeps that order): much of the suite waits on servers, subprocesses
+# and timeouts, so even two busy cores finish it about a third sooner. `pytest` alone is serial.
 test: setup browser
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	$(BIN)/python bench/run_all.py
