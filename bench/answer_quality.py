@@ -77,7 +77,7 @@ def main() -> None:
     corpus = ROOT / "corpus"
     cases = [c for f in sorted((corpus / "examples").glob("*_questions.jsonl"))
              for c in conversations(f) if c["expect"]["kind"] in ("answer", "no_answer", "smalltalk")]
-    examples = answer_examples(corpus)
+    examples = answer_examples(corpus, follow_ups=True)
     authors = sorted({c["author"] for c in cases})
     fold_of = author_folds(authors, FOLDS)
     bot = load_bot(Settings(cache_dir=None, reply_cache_size=0))

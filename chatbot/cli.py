@@ -424,7 +424,7 @@ def _train(settings: Settings) -> int:
     from chatbot.training import train_all
     folder = settings.corpus_dir
     try:
-        examples, questions = load_examples(folder), answer_examples(folder)
+        examples, questions = load_examples(folder), answer_examples(folder, follow_ups=True)
         from chatbot.core import Bot
         view = Bot(settings, judge_risk=False).question_view  # the ranker's view of retrieval
         (_, risk_s), (answers, answer_s) = train_all(folder, view, examples, questions)
@@ -435,8 +435,12 @@ def _train(settings: Settings) -> int:
     print(f"trained the risk model on {len(examples):,} messages from {authors} authors in "
           f"{risk_s:.1f} s: {folder / MODEL_FILE}")
     ranker = "with its ranker" if answers.ranker else "without a ranker (too few authors)"
-    print(f"trained the answer model on {len(questions):,} questions ({len(answers.classes)} "
-          f"answers), {ranker}, in {answer_s:.1f} s: {folder / ANSWER_MODEL_FILE}")
+    if answers.follow_ranker:
+        ranker += " and the follow-ups' ranker"
+    single = sum(not q.before for q in questions)
+    print(f"trained the answer model on {single:,} questions ({len(answers.classes)} answers) "
+          f"and {len(questions) - single:,} follow-ups, {ranker}, in {answer_s:.1f} s: "
+          f"{folder / ANSWER_MODEL_FILE}")
     return 0
 
 

@@ -279,7 +279,7 @@ def cross_validate(bot, corpus_dir: Path, settings: Settings, folds: int = 6) ->
     from chatbot.training import train_answers  # scikit-learn: only here
     cases = [c for f in sorted((corpus_dir / EXAMPLES_DIR).glob("*_questions.jsonl"))
              for c in load_cases(f)]
-    examples = answer_examples(corpus_dir)
+    examples = answer_examples(corpus_dir, follow_ups=True)
     fold_of = author_folds([c.author for c in cases] + [e.author for e in examples], folds)
     saved, report = bot.answers, Report()
     try:

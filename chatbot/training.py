@@ -21,12 +21,13 @@ from chatbot.core.corpus import CorpusError
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
 from chatbot.core.examples import (EXAMPLES_DIR, Example, author_folds, example_files,
                                    load_examples)
-from chatbot.core.classifier import buckets, data_key
+from chatbot.core.classifier import buckets, data_key, sentences
 from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
 
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
 # typo nobody else makes), which keeps the model small without losing recall.
 MIN_DF = 2
+RISK_MIN_DF = MIN_DF
 C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
@@ -43,6 +44,13 @@ RANKER_FOLDS = 3  # the ranker learns from answer-model probabilities of unseen 
 
 
 # -- fitting ------------------------------------------------------------------
+
+def rows_of(texts) -> list[dict[int, int]]:
+    """classifier.buckets of each text, each word's n-grams hashed once for all of them
+    (the examples share most of their words: half the time of reading them)."""
+    words: dict[str, list[int]] = {}
+    return [buckets(text, words) for text in texts]
+
 
 def _matrix(rows: list[dict[int, int]], vocab: np.ndarray, flat=None):
     """Counts of each example's buckets over `vocab` (sorted), as a sparse matrix (`flat`:
@@ -68,11 +76,11 @@ def _flat(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return keys, counts, lengths
 
 
-def vocabulary(keys: np.ndarray) -> np.ndarray:
-    """The buckets seen in at least MIN_DF examples, sorted (`keys`: every example's
+def vocabulary(keys: np.ndarray, min_df: int = MIN_DF) -> np.ndarray:
+    """The buckets seen in at least `min_df` examples, sorted (`keys`: every example's
     buckets, each once per example, as _flat gives them)."""
     found, df = np.unique(keys, return_counts=True)
-    return found[df >= MIN_DF]
+    return found[df >= min_df]
 
 
 def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
@@ -92,14 +100,14 @@ def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
 
 def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
-                 tol: float = 1e-4):
+                 tol: float = 1e-4, min_df: int = MIN_DF):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
     examples given as their hashed feature counts (`classifier.buckets`)."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
     flat = _flat(rows)
-    vocab = vocabulary(flat[0])
+    vocab = vocabulary(flat[0], min_df)
     tfidf = TfidfTransformer(sublinear_tf=True)
     x = tfidf.fit_transform(_matrix(rows, vocab, flat))
     clf = LogisticRegression(C=c, solver=solver, tol=tol, max_iter=MAX_ITER,
@@ -115,20 +123,35 @@ def to_model(vocab: np.ndarray, tfidf, clf, key: str = "", model=RiskModel,
     return model(vocab, tfidf.idf_, clf.coef_[order], clf.intercept_[order], key, classes)
 
 
+def with_sentences(examples: list[Example]) -> list[Example]:
+    """The examples and, as "none" examples too, each sentence of an ordinary message that
+    RiskModel.assess would read on its own: the model judges a long message sentence by
+    sentence, so it must have seen the sentences of ordinary ones ("I do hope this isn't a
+    bother.") or a polite story gets a crisis notice. A sentence of a crisis is not labelled:
+    most of its sentences alone are no crisis."""
+    extra = [Example(part, "none", e.author, e.where) for e in examples if e.kind == "none"
+             for part in sentences(e.text)]
+    return examples + extra
+
+
 def train(examples: list[Example], key: str = "") -> RiskModel:
-    """A risk model fitted on `examples`."""
+    """A risk model fitted on `examples` (and their ordinary sentences, with_sentences)."""
     kinds = {e.kind for e in examples}
     if set(CLASSES) - kinds:
         raise CorpusError(Path(EXAMPLES_DIR), 0, f"no examples of {sorted(set(CLASSES) - kinds)}")
-    return to_model(*fit_pipeline([buckets(e.text) for e in examples], [e.kind for e in examples],
-                                  C, CLASS_WEIGHT), key)
+    examples = with_sentences(examples)
+    return to_model(*fit_pipeline(rows_of(e.text for e in examples), [e.kind for e in examples],
+                                  C, CLASS_WEIGHT, min_df=RISK_MIN_DF), key)
 
 
 def train_answers(examples: list[Example], key: str = "", view=None, jobs: int = 2) -> AnswerModel:
     """An answer model fitted on `examples` (their kind: a section's id, no_answer or
     smalltalk), and with `view` (Bot.question_view: what retrieval makes of a question) the
     ranker that weighs it against retrieval (chatbot.core.ranker)."""
-    rows = [buckets(e.text) for e in examples]
+    follow_ups = [e for e in examples if e.before]
+    examples = [e for e in examples if not e.before]  # the model reads one message
+    rows = rows_of([e.text for e in examples] + [e.text for e in follow_ups])
+    rows, follow_rows = rows[:len(examples)], rows[len(examples):]
     folds = _ranker_folds(examples) if view is not None else []
     # The model and the ranker's fold models are fitted in threads while this thread asks
     # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
@@ -139,13 +162,31 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
                  for train, _ in folds]  # the ranker's: each without one fold of authors
         views = {i: view(e.text) for i, e in enumerate(examples)
                  if folds and e.kind != "smalltalk"}
+        follow_views = {i: view(e.text, e.before) for i, e in enumerate(follow_ups)
+                        if folds and e.kind != "smalltalk"}
+        # one whose earlier turns left nothing to follow (the engine reads it as a first
+        # question, with the first ranker) teaches the follow-up ranker nothing
+        follow_views = {i: v for i, v in follow_views.items() if len(v) == 5}
         models = [fit.result() for fit in fits]
     model = models[0]
     if folds:
-        weights = train_ranker(examples, views, [(m, held) for m, (_, held) in zip(models[1:], folds)],
-                               rows)
+        fold_models = [(m, held) for m, (_, held) in zip(models[1:], folds)]
+        weights = train_ranker(examples, views, fold_models, rows)
         if weights is not None:
             model.extra["ranker"] = weights
+        if follow_ups:
+            # each follow-up read by the fold model that never saw its author
+            # (the folds of _ranker_folds; an author with no single questions is in none of
+            # them, so the first fold's model never saw them either)
+            fold_of = author_folds((e.author for e in examples), RANKER_FOLDS)
+            groups = sorted(set(fold_of.values()))
+            follow_models = [(m, [i for i, e in enumerate(follow_ups) if i in follow_views
+                                  and fold_of.get(e.author, groups[0]) == g])
+                             for g, (m, _) in zip(groups, fold_models)]
+            weights = train_ranker(follow_ups, follow_views, follow_models,
+                                   follow_rows)
+            if weights is not None:
+                model.extra["follow_ranker"] = weights
     return model
 
 
@@ -223,6 +264,9 @@ def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[E
     The risk model is fitted in a second process while this one fits the answer model and
     its ranker, so `chatbot train` takes little more than the longer of the two: forked
     (where the system can), the process starts with everything imported and read already."""
+    # scikit-learn is imported here, before the fork, so the risk process starts with it
+    from sklearn.feature_extraction.text import TfidfTransformer  # noqa: F401
+    from sklearn.linear_model import LogisticRegression  # noqa: F401
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
@@ -238,7 +282,7 @@ def leave_one_author_out(examples: list[Example], jobs: int = 2,
     groups the authors into that many folds (faster, and stricter: less to learn from)."""
     from joblib import Parallel, delayed  # comes with scikit-learn
 
-    rows = [buckets(e.text) for e in examples]
+    rows = rows_of(e.text for e in examples)
     fold_of = author_folds((e.author for e in examples), folds)
     groups = sorted(set(fold_of.values()))
     done = Parallel(n_jobs=jobs)(delayed(_fold)(examples, rows, fold_of, g) for g in groups)
@@ -248,6 +292,8 @@ def leave_one_author_out(examples: list[Example], jobs: int = 2,
 def _fold(examples: list[Example], rows: list[dict[int, int]], fold_of: dict, held: int):
     """Trains without the held-out fold's authors and judges their messages."""
     train_at = [i for i, e in enumerate(examples) if fold_of[e.author] != held]
-    model = to_model(*fit_pipeline([rows[i] for i in train_at], [examples[i].kind for i in train_at],
-                                   C, CLASS_WEIGHT))
+    parts = [p for p in with_sentences([examples[i] for i in train_at])[len(train_at):]]
+    model = to_model(*fit_pipeline([rows[i] for i in train_at] + rows_of(p.text for p in parts),
+                                   [examples[i].kind for i in train_at] + ["none"] * len(parts),
+                                   C, CLASS_WEIGHT, min_df=RISK_MIN_DF))
     return [(e, model.assess(e.text)) for e in examples if fold_of[e.author] == held]

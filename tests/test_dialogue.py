@@ -98,7 +98,10 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
 
 
 @pytest.mark.parametrize("turns, phrase", [
-    (["I'm on prednisone for a flare", "can I stay on it for years?"], "cannot be used long-term"),
+    # the prednisone passage, or the section on long-term use (both answer it; the follow-up
+    # ranker, learned from conversations, is sure of the second)
+    (["I'm on prednisone for a flare", "can I stay on it for years?"],
+     ("cannot be used long-term", "not wise to take these medications long term")),
     (["what is methotrexate", "is it bad for my liver"], "Methotrexate can damage the liver"),
     # a situation first, then a medicine: the medicine in that situation
     (["I have diabetes", "can I take prednisone"], "blood sugar"),
@@ -122,7 +125,8 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
 ])
 def test_follow_ups_keep_what_the_conversation_is_about(bot, turns, phrase):
     reply, _ = converse(bot, turns)
-    assert reply["kind"] == "answer" and phrase in reply["text"]
+    phrases = phrase if isinstance(phrase, tuple) else (phrase,)
+    assert reply["kind"] == "answer" and any(p in reply["text"] for p in phrases), reply["text"]
 
 
 def test_context_does_not_hijack_an_unrelated_question(bot):
@@ -324,6 +328,29 @@ def test_the_state_is_one_typed_value_and_its_context_is_lossless(bot):
         following = "what about dupixent?"
         assert bot.reply(following, state) == bot.reply(following, state.context())
     assert bot.state({"entity": "methotrexate", "topic": "x" * 5000}).topic == "x" * 200
+
+
+def test_the_state_remembers_the_section_answered_last(bot):
+    """The last question's meaning is the section that answered it (an id, not words the
+    patient typed); a refusal leaves it as it was, and a section the article lacks is not
+    taken from a client."""
+    _, state = bot.reply("what are the side effects of methotrexate", None)
+    assert state.section == "what-are-the-side-effects-of-the-older-drugs"
+    _, after = bot.reply("how much does it cost", state)
+    assert after.section == state.section
+    assert bot.state({"section": "not-a-section"}).section is None
+    assert bot.state({"section": state.section}) == State(section=state.section)
+
+
+def test_reading_a_follow_up_for_training_leaves_the_answer_model_alone(bot):
+    """Bot.question_view plays a conversation's earlier turns without the answer model (it
+    is what is being trained) and puts the model back."""
+    model = bot.answers
+    view = bot.question_view("and for kids?", ("what are the side effects of dupixent",))
+    assert bot.answers is model
+    found, bar, words, previous, follow_up = view
+    assert previous == "what-are-the-side-effects-of-biologics-and-jak-inhibitors" and follow_up
+    assert len(bot.question_view("what are the side effects of dupixent")) == 3
 
 
 def test_welcome(bot):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples
-from chatbot.core.ranker import FEATURES, Found, best, candidates
+from chatbot.core.ranker import FEATURES, FOLLOW_UP_FEATURES, Found, best, candidates
 from chatbot.training import train_answers
 from live import ROOT
 
@@ -27,6 +28,17 @@ def test_candidates_are_retrievals_best_and_the_models_best_each_once():
     assert b[FEATURES.index("coverage")] == 0.0 and b[FEATURES.index("inverse_rank")] < 0.2
 
 
+def test_a_follow_ups_candidates_include_the_section_answered_last():
+    found = {"c": Found(1, 0.8, 10.0, True)}
+    got = dict(candidates(PROBS, found, bar=0.6, words=3, previous="d", follow_up=True))
+    assert set(got) == {"c", "a", "b", "d"}  # "d": neither retrieval's nor the model's best
+    assert all(len(f) == len(FOLLOW_UP_FEATURES) for f in got.values())
+    assert [got[s][-1] for s in ("c", "a", "b", "d")] == [0.0, 0.0, 0.0, 1.0]
+    # no section answered yet: the same candidates as a first question, one more feature
+    first = candidates(PROBS, found, bar=0.6, words=3, previous=None, follow_up=True)
+    assert [s for s, _ in first] == [s for s, _ in candidates(PROBS, found, bar=0.6, words=3)]
+
+
 def test_best_is_the_highest_score_as_a_probability():
     cands = [("x", [0.0] * len(FEATURES)), ("y", [1.0] + [0.0] * (len(FEATURES) - 1))]
     weights = [2.0] + [0.0] * (len(FEATURES) - 1) + [-1.0]
@@ -40,6 +52,27 @@ def test_the_saved_answer_model_carries_the_ranker():
     assert model.ranker and len(model.ranker) == len(FEATURES) + 1
     # a section's own model probability counts for it
     assert model.ranker[FEATURES.index("p_section")] > 0
+
+
+def test_the_saved_answer_model_carries_the_follow_up_ranker():
+    model = AnswerModel.load(ROOT / "corpus" / ANSWER_MODEL_FILE)
+    assert model.follow_ranker and len(model.follow_ranker) == len(FOLLOW_UP_FEATURES) + 1
+
+
+def test_the_follow_up_ranker_learns_from_conversations_only(bot):
+    """Trained from the last turns of labelled conversations, each read with the state its
+    earlier turns left; without conversations there is none, and the answer model itself
+    never learns from a follow-up's last turn alone ("and for kids?")."""
+    examples = answer_examples(ROOT / "corpus", follow_ups=True)
+    conversing = Counter(e.author for e in examples if e.before)
+    authors = sorted(conversing, key=lambda a: (-conversing[a], a))[:3]  # those with the most
+    some = [e for e in examples if e.author in authors]
+    assert any(e.before for e in some) and any(not e.before for e in some)
+    model = train_answers(some, view=bot.question_view, jobs=1)
+    assert model.follow_ranker and len(model.follow_ranker) == len(FOLLOW_UP_FEATURES) + 1
+    alone = train_answers([e for e in some if not e.before], view=bot.question_view, jobs=1)
+    assert alone.follow_ranker is None
+    assert model.classes == alone.classes and np.array_equal(model.coef, alone.coef)
 
 
 def test_the_ranker_learns_from_unseen_authors_and_needs_more_than_one(bot):

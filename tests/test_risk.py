@@ -13,7 +13,8 @@ from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
 from chatbot.core.examples import example_files, load_examples
 from chatbot.core.classifier import buckets, data_key, tokens
 from chatbot.core.risk import CLASSES, MODEL_FILE, RiskModel, model_for
-from chatbot.training import C, CLASS_WEIGHT, _matrix, fit_pipeline, to_model
+from chatbot.training import (C, CLASS_WEIGHT, _matrix, fit_pipeline, rows_of, to_model,
+                               with_sentences)
 from live import ROOT
 
 CORPUS = ROOT / "corpus"
@@ -104,3 +105,20 @@ def test_buckets_hash_each_feature_as_features_lists_it(text, examples):
     assert buckets(text) == one_by_one(text)
     for e in examples[::50]:
         assert buckets(e.text) == one_by_one(e.text)
+    # training reads every example with one store of each word's n-grams: the same counts
+    assert rows_of([text] + [e.text for e in examples[::50]] + [text]) == \
+        [buckets(text)] + [buckets(e.text) for e in examples[::50]] + [buckets(text)]
+
+
+def test_the_risk_model_also_learns_the_sentences_of_ordinary_messages():
+    """A long message is judged sentence by sentence, so the sentences of ordinary messages
+    are ordinary examples too; a crisis's sentences are not labelled (most alone are not one)."""
+    from chatbot.core.examples import Example
+    ordinary = Example("I do hope this is no bother. Is Rinvoq a tablet? My son takes it.", "none", "a", "x:1")
+    crisis = Example("My eczema is awful. I want to end my life tonight. Goodbye.", "crisis", "a", "x:2")
+    short = Example("is it a pill", "none", "a", "x:3")
+    got = with_sentences([ordinary, crisis, short])
+    assert got[:3] == [ordinary, crisis, short]
+    assert [(e.text, e.kind) for e in got[3:]] == [
+        ("I do hope this is no bother.", "none"), ("Is Rinvoq a tablet?", "none"),
+        ("My son takes it.", "none")]

@@ -34,6 +34,11 @@ class AnswerModel(TextClassifier):
     def ranker(self) -> list[float] | None:
         return self.extra.get("ranker")
 
+    @property
+    def follow_ranker(self) -> list[float] | None:
+        """The ranker of follow-ups (questions read with the conversation before them)."""
+        return self.extra.get("follow_ranker")
+
 
 def answer_files(corpus_dir: Path) -> list[Path]:
     """What the answer model depends on: the labelled questions and the articles."""
@@ -46,9 +51,11 @@ def section_id(section: str) -> str:
     return slugify(section)
 
 
-def answer_examples(corpus_dir: Path) -> list[Example]:
+def answer_examples(corpus_dir: Path, follow_ups: bool = False) -> list[Example]:
     """Single-turn labelled questions with the id of the section that answers them, or
-    no_answer / smalltalk. Raises CorpusError for an example naming an unknown section."""
+    no_answer / smalltalk; with `follow_ups`, also the last turns of conversations, each with
+    its earlier turns (Example.before), which teach the follow-up ranker. Raises CorpusError
+    for an example naming an unknown section."""
     known = {f"{slugify(d.path.stem)}/{section_id(s)}": section_id(s)
              for d in load_corpus(corpus_dir) for s in d.sections}
     out: list[Example] = []
@@ -56,8 +63,11 @@ def answer_examples(corpus_dir: Path) -> list[Example]:
         for n, row in read_jsonl(path):
             label = _label(row, known, path, n)
             turns = row.get("turns") or []
-            if label and len(turns) == 1 and isinstance(turns[0], str):
-                out.append(Example(turns[0], label, str(row.get("author", "")), f"{path.name}:{n}"))
+            if not label or not turns or not all(isinstance(t, str) for t in turns):
+                continue
+            if len(turns) == 1 or follow_ups:
+                out.append(Example(turns[-1], label, str(row.get("author", "")),
+                                   f"{path.name}:{n}", tuple(turns[:-1])))
     return out
 
 
@@ -86,7 +96,7 @@ def answer_model_for(corpus_dir: Path, cache_dir: Path | None, view=None) -> Ans
 
     def train(key: str) -> AnswerModel:
         from chatbot.training import train_answers  # scikit-learn: only when the files changed
-        return train_answers(answer_examples(corpus_dir), key, view)
+        return train_answers(answer_examples(corpus_dir, follow_ups=True), key, view)
 
     return saved_or_trained(AnswerModel, corpus_dir / ANSWER_MODEL_FILE, files, cache_dir,
                             "answers", train)

@@ -61,35 +61,47 @@ def features(text: str) -> list[str]:
 _PREFIX_CRC = {kind: zlib.crc32(kind.encode()) for kind in ("w:", "b:", "c:")}
 
 
-def buckets(text: str) -> dict[int, int]:
+def buckets(text: str, words: dict[str, list[int]] | None = None) -> dict[int, int]:
     """The message's hashed features and their counts: crc32 of each of features(text),
     computed without building the feature strings (a message's character n-grams are most of
     the cost of reading it, and a page of junk words is all n-grams). crc32 is stable across
     processes, unlike Python's hash(), so a model trained once means the same thing
-    everywhere. tests/test_risk.py checks this equals hashing features(text) one by one."""
+    everywhere. tests/test_risk.py checks this equals hashing features(text) one by one.
+    `words`: for training only, a dict that keeps each word's n-gram buckets across the
+    examples (a patient's message is never read with one: nothing of it may be kept)."""
     mask = (1 << HASH_BITS) - 1
     crc = zlib.crc32
     counts: dict[int, int] = {}
     toks = tokens(text)
     encoded = [t.encode("utf-8") for t in toks]
-    w, b, c = _PREFIX_CRC["w:"], _PREFIX_CRC["b:"], _PREFIX_CRC["c:"]
+    w, b = _PREFIX_CRC["w:"], _PREFIX_CRC["b:"]
     for t in encoded:
         k = crc(t, w) & mask
         counts[k] = counts.get(k, 0) + 1
     for first, second in zip(encoded, encoded[1:]):
         k = crc(second, crc(b" ", crc(first, b))) & mask
         counts[k] = counts.get(k, 0) + 1
-    low, high = CHAR_NGRAMS
     for t, raw in zip(toks, encoded):
-        # an ASCII word's n-grams are slices of its bytes; any other is sliced as text
-        padded = b" " + raw + b" " if len(raw) == len(t) else " " + t + " "
-        ascii_ = isinstance(padded, bytes)
-        for n in range(low, high + 1):
-            for i in range(len(padded) - n + 1):
-                gram = padded[i:i + n]
-                k = crc(gram if ascii_ else gram.encode("utf-8"), c) & mask
-                counts[k] = counts.get(k, 0) + 1
+        grams = words.get(t) if words is not None else None
+        if grams is None:
+            grams = _char_grams(t, raw)
+            if words is not None:
+                words[t] = grams
+        for k in grams:
+            counts[k] = counts.get(k, 0) + 1
     return counts
+
+
+def _char_grams(word: str, raw: bytes) -> list[int]:
+    """The buckets of a word's character n-grams (`raw`: the word in UTF-8)."""
+    mask, crc, c = (1 << HASH_BITS) - 1, zlib.crc32, _PREFIX_CRC["c:"]
+    # an ASCII word's n-grams are slices of its bytes; any other is sliced as text
+    padded = b" " + raw + b" " if len(raw) == len(word) else " " + word + " "
+    ascii_ = isinstance(padded, bytes)
+    low, high = CHAR_NGRAMS
+    return [crc(gram if ascii_ else gram.encode("utf-8"), c) & mask
+            for n in range(low, high + 1)
+            for gram in (padded[i:i + n] for i in range(len(padded) - n + 1))]
 
 
 def sentences(text: str) -> list[str]:

@@ -203,13 +203,14 @@ class Bot:
         return self._reply(text, state)
 
     def state(self, context: Mapping | None) -> State:
-        """A client's context as a State: a medicine the lexicon knows and a short topic are
-        kept, anything else (a stale, tampered or foreign object) is dropped."""
+        """A client's context as a State: a medicine the lexicon knows, a short topic and a
+        section of the article are kept, anything else (a stale, tampered or foreign object) is dropped."""
         if not isinstance(context, Mapping):
             return START
-        entity, topic = context.get("entity"), context.get("topic")
+        entity, topic, section = context.get("entity"), context.get("topic"), context.get("section")
         return State(entity if isinstance(entity, str) and self.lexicon.entity(entity) else None,
-                     topic[:MAX_TOPIC_CHARS] if isinstance(topic, str) and topic.strip() else None)
+                     topic[:MAX_TOPIC_CHARS] if isinstance(topic, str) and topic.strip() else None,
+                     section if isinstance(section, str) and section in self.section_by_id else None)
 
     def safety_reply(self, text: str) -> dict | None:
         """The crisis or emergency reply for a message the server will not answer otherwise
@@ -233,6 +234,8 @@ class Bot:
             folded = fold(text)
         if folded:
             reply, state = self._respond(text, folded, state, counts)
+            if reply["source"]:  # what was answered, for the next message to follow up on
+                state = replace(state, section=section_id(reply["source"]["section"]))
         else:
             reply = self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions)
         if found.level:
@@ -262,22 +265,7 @@ class Bot:
         if self.talk.off_topic.search(folded):
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
-        query = self.parser.parse(text)
-        same_person = not query.entities and self.talk.refers_to_person.search(folded)
-        nothing_new = not query.concepts  # "what can I do about it?"
-        if state.topic and (same_person or nothing_new or query.entities
-                            and (not query.topic or not state.entity)):
-            # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
-            # "can I take prednisone?" after "I have diabetes": a medicine for that situation;
-            # "could he take these?" after "my son is 6": still about him
-            query = query.extended(self.parser.topic_concepts(state.topic,
-                                                              bool(same_person or nothing_new)))
-        if query.entities:
-            # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
-            drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
-            state = replace(state, entity=(drugs or query.entities)[-1])
-        if query.topic:
-            state = replace(state, topic=" ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS])
+        query, state = self._read(text, folded, state)
 
         searched = None  # the search, when a not-covered topic's exception needed it already
         for topic, pattern in self.talk.not_covered:
@@ -297,12 +285,14 @@ class Bot:
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
         hits, query = searched or self._search(query, folded, state)
-        # the ranker learned from questions asked on their own; a follow-up, read with the
-        # conversation's medicine and topic, is left to retrieval's bar and the rescue below
         short = not hits or hits[0].coverage < self._bar(text)  # retrieval would refuse
-        # the answer model read once, where the ranker or the rescue below needs it
-        probs = self._probabilities(text, counts) if opening or short else None
-        ranked = self._ranked(text, folded, query, hits, probs) if opening else None
+        # the answer model read once, where a ranker or the rescue below needs it: a
+        # follow-up, read with the conversation's medicine and topic, has a ranker of its own
+        # (learned from conversations), else it is left to retrieval's bar and the rescue
+        follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
+        probs = self._probabilities(text, counts) if opening or short or follow_ranker else None
+        ranked = self._ranked(text, folded, query, hits, probs,
+                              None if opening else state) if opening or follow_ranker else None
         if ranked is not None:
             return ranked, state
         if short:
@@ -315,6 +305,27 @@ class Bot:
         return self._answer(hits, query), state
 
     # -- steps ---------------------------------------------------------------
+
+    def _read(self, text: str, folded: str, state: State) -> tuple[Query, State]:
+        """The message's query, read with the conversation's medicine and topic where it
+        continues them, and the state with what this message names."""
+        query = self.parser.parse(text)
+        same_person = not query.entities and self.talk.refers_to_person.search(folded)
+        nothing_new = not query.concepts  # "what can I do about it?"
+        if state.topic and (same_person or nothing_new or query.entities
+                            and (not query.topic or not state.entity)):
+            # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
+            # "can I take prednisone?" after "I have diabetes": a medicine for that situation;
+            # "could he take these?" after "my son is 6": still about him
+            query = query.extended(self.parser.topic_concepts(state.topic,
+                                                              bool(same_person or nothing_new)))
+        if query.entities:
+            # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
+            drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
+            state = replace(state, entity=(drugs or query.entities)[-1])
+        if query.topic:
+            state = replace(state, topic=" ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS])
+        return query, state
 
     def _section_answer(self, section: str, text: str) -> dict:
         """The section's best passage for its own question (its first when none ranks)."""
@@ -360,15 +371,26 @@ class Bot:
         reply["confidence"] = round(probs[best], 3)
         return reply
 
-    def question_view(self, text: str) -> tuple[dict, float, int]:
-        """What retrieval makes of a question asked on its own, as the ranker reads it: the
-        sections found, the coverage bar for its length, and its length in words."""
-        query = self.parser.parse(text)
-        hits, _ = self._search(query, fold(text), START)
-        return found_sections(hits, section_id), self._bar(text), len(words(text))
+    def question_view(self, text: str, before: tuple[str, ...] = ()) -> tuple:
+        """What retrieval makes of a question, as the ranker reads it: the sections found,
+        the coverage bar for its length, and its length in words; for a follow-up (`before`:
+        the conversation's earlier turns), also the section answered last and True. The
+        earlier turns are answered without the answer model (the view trains it)."""
+        state = START
+        if before:
+            model, self._answers = self._answers, None
+            try:
+                for turn in before:
+                    _, state = self._reply(turn, state)
+            finally:
+                self._answers = model
+        query, state_now = self._read(text, fold(text), state)
+        hits, _ = self._search(query, fold(text), state_now)
+        view = (found_sections(hits, section_id), self._bar(text), len(words(text)))
+        return view + (state.section, True) if not state.empty else view
 
     def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
-                probs) -> dict | None:
+                probs, before: State | None = None) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
 
         Where retrieval clears its bar, its passage stands unless the ranker is sure of
@@ -377,17 +399,22 @@ class Bot:
         covered". A section the ranker chooses answers only from a passage that may answer
         (_answerable). None without a ranker (a corpus without labelled questions), or when
         retrieval's section has no labelled questions (an article added without examples):
-        retrieval decides."""
+        retrieval decides. A follow-up (`before`: the state the conversation was in) is
+        scored by the follow-up ranker, with the section answered last as a candidate."""
         model = self.answers
-        if probs is None or not model.ranker:
+        if probs is None or model is None:
+            return None
+        weights = model.ranker if before is None else model.follow_ranker
+        if not weights:
             return None
         top = section_id(hits[0].passage.section) if hits else None
         if top is not None and top not in model.classes:
             return None
         bar = self._bar(text)
         cleared = bool(hits) and hits[0].coverage >= bar
-        scored = scores(model.ranker, candidates(probs, found_sections(hits, section_id),
-                                                 bar, len(words(text))))
+        scored = scores(weights, candidates(probs, found_sections(hits, section_id), bar,
+                                            len(words(text)), before and before.section,
+                                            before is not None))
         chosen = max(scored, key=scored.get) if scored else None
         if cleared:
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:

@@ -28,6 +28,7 @@ class Example:
     kind: str  # one of KINDS
     author: str
     where: str  # file:line, for messages a clinic can act on
+    before: tuple[str, ...] = ()  # a follow-up's earlier turns, in order (answer examples)
 
 
 def example_files(corpus_dir: Path) -> list[Path]:

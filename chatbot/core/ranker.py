@@ -26,6 +26,7 @@ NOT_SECTIONS = ("no_answer", "smalltalk")
 FEATURES = ("p_section", "log_p_section", "p_no_answer", "p_smalltalk", "model_top",
             "retrieval_top", "inverse_rank", "coverage", "relative_score", "on_topic",
             "top_coverage", "coverage_over_bar", "log_words", "top_coverage_over_bar")
+FOLLOW_UP_FEATURES = FEATURES + ("previous",)  # a follow-up's: and is it the last answer's section
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,24 @@ def found_sections(hits, section_id) -> dict[str, Found]:
 
 
 def candidates(probs: dict[str, float], found: dict[str, Found], bar: float,
-               words: int) -> list[tuple[str, list[float]]]:
-    """Each candidate section and its features (in FEATURES order)."""
+               words: int, previous: str | None = None,
+               follow_up: bool = False) -> list[tuple[str, list[float]]]:
+    """Each candidate section and its features (in FEATURES order). For a follow-up
+    (`follow_up`: read with what the conversation said before), the section answered last
+    (`previous`) is a candidate too, and each candidate has one more feature: whether it is
+    that section (FOLLOW_UP_FEATURES)."""
     sections = [c for c in probs if c not in NOT_SECTIONS]
     by_model = sorted(sections, key=lambda s: -probs[s])
     by_retrieval = sorted(found, key=lambda s: found[s].rank)[:RETRIEVED]
+    if follow_up:
+        extra = [previous] if previous in probs else []
+        return [(s, f + [float(s == previous)]) for s, f in
+                _described(probs, found, bar, words, by_model, by_retrieval + extra)]
+    return _described(probs, found, bar, words, by_model, by_retrieval)
+
+
+def _described(probs, found, bar, words, by_model, by_retrieval) -> list[tuple[str, list[float]]]:
+    """The candidates (retrieval's, then the model's best) with their FEATURES."""
     top_score = max((f.score for f in found.values()), default=0.0) or 1.0
     top_coverage = max((f.coverage for f in found.values()), default=0.0)
     out = []

@@ -22,7 +22,13 @@ from chatbot.core.risk import Risk, RiskModel
 from chatbot.core.text import words
 
 # The graded policy's tuning (bench/safety_quality.py measures it by leaving authors out):
-NOTICE_AT = 0.2  # P(crisis or emergency), of the message or a sentence in it, for a notice
+# P(crisis or emergency), of the message or a sentence in it, for a notice. Chosen leaving
+# authors out (86 authors, 2026-12-01, bench/NOTES.md), once the model learned the sentences
+# of ordinary messages (training.with_sentences): at 0.1 help is shown for 98.1% of crises
+# and 99.4% of emergencies, and 4.9% of medicine questions get a notice, where 0.2 without
+# those sentences showed 97.1% and 98.4% and gave 4.8% a notice; each 0.02 higher costs about
+# half a point of crises and saves about 0.8 points of notices.
+NOTICE_AT = 0.1
 SURE_AT = 0.9  # P of the whole message from which it gets the crisis or emergency reply itself
 RULE_SURE_AT = 0.5  # a phrase rule that fires is sure when the model does not doubt it
 # The model alone is sure only of a message this long: out of fold, its sure calls on
