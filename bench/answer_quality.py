@@ -4,7 +4,8 @@ Leave-authors-out cross-validation over corpus/examples/*_questions.jsonl (6 fol
 authors): for each fold the answer model and its ranker are trained on the other authors'
 questions (the ranker from inner folds of those authors, as `chatbot train` does) and the
 engine answers this fold's conversations three ways: retrieval alone, retrieval with the
-answer model as a rescue (the ranker taken out), and the engine as it ships (the ranker). Reported apart: answerable questions answered right, answered with a wrong passage,
+answer model as a rescue (both rankers taken out: the first questions' and the follow-ups'),
+and the engine as it ships (the rankers). Reported apart: answerable questions answered right, answered with a wrong passage,
 refused; questions the article does not cover that were refused; small talk. The shared dev
 cases (tests/shared/eval, never trained on) are scored with the model trained on everything.
 A new article has no labelled questions: with every example of a third of the sections
@@ -90,10 +91,9 @@ def main() -> None:
                               view=bot.question_view)
         bot.answers = model
         ranked += [(c, outcome(bot, c)) for c in held]
-        weights = model.extra.pop("ranker", None)
+        rankers = {k: model.extra.pop(k) for k in ("ranker", "follow_ranker") if k in model.extra}
         learned += [(c, outcome(bot, c)) for c in held]
-        if weights is not None:
-            model.extra["ranker"] = weights
+        model.extra.update(rankers)
         bot.answers = None
         alone += [(c, outcome(bot, c)) for c in held]
     new_sections = without_examples(bot, cases, examples)

@@ -241,7 +241,7 @@ def answer_section(d: dict) -> list[str]:
              f"{g['not_covered_refused_pct']}%", f"{g['smalltalk_pct']}%"]
             for label, g in (("retrieval alone", x["retrieval_alone"]),
                              ("retrieval + answer model as a rescue", x["with_answer_model"]),
-                             ("**+ the ranker (the engine)**", x["with_ranker"]),
+                             ("**+ the rankers, for first questions and follow-ups (the engine)**", x["with_ranker"]),
                              ("dev cases, retrieval alone", x["dev_retrieval_alone"]),
                              ("dev cases, the engine", x["dev_with_answer_model"]))
             if g is not None]
