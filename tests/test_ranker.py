@@ -30,12 +30,17 @@ def test_candidates_are_retrievals_best_and_the_models_best_each_once():
 
 def test_a_follow_ups_candidates_include_the_section_answered_last():
     found = {"c": Found(1, 0.8, 10.0, True)}
-    got = dict(candidates(PROBS, found, bar=0.6, words=3, previous="d", follow_up=True))
+    cues = (1.0, 0.0, 0.0)  # it names a medicine ("and for adbry?")
+    got = dict(candidates(PROBS, found, bar=0.6, words=3, previous="d", follow_up=cues))
     assert set(got) == {"c", "a", "b", "d"}  # "d": neither retrieval's nor the model's best
     assert all(len(f) == len(FOLLOW_UP_FEATURES) for f in got.values())
-    assert [got[s][-1] for s in ("c", "a", "b", "d")] == [0.0, 0.0, 0.0, 1.0]
-    # no section answered yet: the same candidates as a first question, one more feature
-    first = candidates(PROBS, found, bar=0.6, words=3, previous=None, follow_up=True)
+    at = FOLLOW_UP_FEATURES.index
+    assert [got[s][at("previous")] for s in ("c", "a", "b", "d")] == [0.0, 0.0, 0.0, 1.0]
+    assert [got[s][at("previous_names_medicine")] for s in ("c", "d")] == [0.0, 1.0]
+    assert all(got[s][at("names_medicine")] == 1.0 and got[s][at("names_nothing")] == 0.0
+               for s in got)
+    # no section answered yet: the same candidates as a first question, more features
+    first = candidates(PROBS, found, bar=0.6, words=3, previous=None, follow_up=cues)
     assert [s for s, _ in first] == [s for s, _ in candidates(PROBS, found, bar=0.6, words=3)]
 
 

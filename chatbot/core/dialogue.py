@@ -265,7 +265,7 @@ class Bot:
         if self.talk.off_topic.search(folded):
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
-        query, state = self._read(text, folded, state)
+        query, state, cues = self._read(text, folded, state)
 
         searched = None  # the search, when a not-covered topic's exception needed it already
         for topic, pattern in self.talk.not_covered:
@@ -291,8 +291,8 @@ class Bot:
         # (learned from conversations), else it is left to retrieval's bar and the rescue
         follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
         probs = self._probabilities(text, counts) if opening or short or follow_ranker else None
-        ranked = self._ranked(text, folded, query, hits, probs,
-                              None if opening else state) if opening or follow_ranker else None
+        ranked = self._ranked(text, folded, query, hits, probs, None if opening else state,
+                              cues) if opening or follow_ranker else None
         if ranked is not None:
             return ranked, state
         if short:
@@ -306,12 +306,15 @@ class Bot:
 
     # -- steps ---------------------------------------------------------------
 
-    def _read(self, text: str, folded: str, state: State) -> tuple[Query, State]:
+    def _read(self, text: str, folded: str, state: State) -> tuple[Query, State, tuple]:
         """The message's query, read with the conversation's medicine and topic where it
-        continues them, and the state with what this message names."""
+        continues them; the state with what this message names; and the follow-up ranker's
+        cues (ranker.CUES): whether it names a medicine, points at a person ("he"), or
+        names nothing at all."""
         query = self.parser.parse(text)
         same_person = not query.entities and self.talk.refers_to_person.search(folded)
         nothing_new = not query.concepts  # "what can I do about it?"
+        cues = (float(bool(query.entities)), float(bool(same_person)), float(nothing_new))
         if state.topic and (same_person or nothing_new or query.entities
                             and (not query.topic or not state.entity)):
             # "and methotrexate?" after "side effects of prednisone": same question, new medicine;
@@ -325,7 +328,7 @@ class Bot:
             state = replace(state, entity=(drugs or query.entities)[-1])
         if query.topic:
             state = replace(state, topic=" ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS])
-        return query, state
+        return query, state, cues
 
     def _section_answer(self, section: str, text: str) -> dict:
         """The section's best passage for its own question (its first when none ranks)."""
@@ -384,13 +387,13 @@ class Bot:
                     _, state = self._reply(turn, state)
             finally:
                 self._answers = model
-        query, state_now = self._read(text, fold(text), state)
+        query, state_now, cues = self._read(text, fold(text), state)
         hits, _ = self._search(query, fold(text), state_now)
         view = (found_sections(hits, section_id), self._bar(text), len(words(text)))
-        return view + (state.section, True) if not state.empty else view
+        return view + (state.section, cues) if not state.empty else view
 
     def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
-                probs, before: State | None = None) -> dict | None:
+                probs, before: State | None = None, cues: tuple = ()) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
 
         Where retrieval clears its bar, its passage stands unless the ranker is sure of
@@ -414,7 +417,7 @@ class Bot:
         cleared = bool(hits) and hits[0].coverage >= bar
         scored = scores(weights, candidates(probs, found_sections(hits, section_id), bar,
                                             len(words(text)), before and before.section,
-                                            before is not None))
+                                            cues if before is not None else None))
         chosen = max(scored, key=scored.get) if scored else None
         if cleared:
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:

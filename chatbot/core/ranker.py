@@ -26,7 +26,13 @@ NOT_SECTIONS = ("no_answer", "smalltalk")
 FEATURES = ("p_section", "log_p_section", "p_no_answer", "p_smalltalk", "model_top",
             "retrieval_top", "inverse_rank", "coverage", "relative_score", "on_topic",
             "top_coverage", "coverage_over_bar", "log_words", "top_coverage_over_bar")
-FOLLOW_UP_FEATURES = FEATURES + ("previous",)  # a follow-up's: and is it the last answer's section
+# A follow-up's cues (Bot._read): it names a medicine ("and for adbry?"), it points at a
+# person ("could he take it?"), it names nothing the article knows ("what about long term").
+CUES = ("names_medicine", "points_at_person", "names_nothing")
+# A follow-up's candidates have these too: is it the section answered last, that alone and
+# with each cue (a linear model needs the pairs to weigh "the same section, a new medicine"),
+# and the cues.
+FOLLOW_UP_FEATURES = FEATURES + ("previous",) + tuple(f"previous_{c}" for c in CUES) + CUES
 
 
 @dataclass(frozen=True)
@@ -51,18 +57,18 @@ def found_sections(hits, section_id) -> dict[str, Found]:
 
 def candidates(probs: dict[str, float], found: dict[str, Found], bar: float,
                words: int, previous: str | None = None,
-               follow_up: bool = False) -> list[tuple[str, list[float]]]:
+               follow_up: tuple | None = None) -> list[tuple[str, list[float]]]:
     """Each candidate section and its features (in FEATURES order). For a follow-up
-    (`follow_up`: read with what the conversation said before), the section answered last
-    (`previous`) is a candidate too, and each candidate has one more feature: whether it is
-    that section (FOLLOW_UP_FEATURES)."""
+    (`follow_up`: its CUES, as read with what the conversation said before), the section
+    answered last (`previous`) is a candidate too, and the features are FOLLOW_UP_FEATURES."""
     sections = [c for c in probs if c not in NOT_SECTIONS]
     by_model = sorted(sections, key=lambda s: -probs[s])
     by_retrieval = sorted(found, key=lambda s: found[s].rank)[:RETRIEVED]
-    if follow_up:
+    if follow_up is not None:
         extra = [previous] if previous in probs else []
-        return [(s, f + [float(s == previous)]) for s, f in
-                _described(probs, found, bar, words, by_model, by_retrieval + extra)]
+        cues = [float(c) for c in follow_up]
+        return [(s, f + [float(s == previous)] + [float(s == previous) * c for c in cues] + cues)
+                for s, f in _described(probs, found, bar, words, by_model, by_retrieval + extra)]
     return _described(probs, found, bar, words, by_model, by_retrieval)
 
 
