@@ -27,7 +27,6 @@ from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
 # typo nobody else makes), which keeps the model small without losing recall.
 MIN_DF = 2
-RISK_MIN_DF = MIN_DF
 C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
@@ -76,11 +75,11 @@ def _flat(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return keys, counts, lengths
 
 
-def vocabulary(keys: np.ndarray, min_df: int = MIN_DF) -> np.ndarray:
-    """The buckets seen in at least `min_df` examples, sorted (`keys`: every example's
+def vocabulary(keys: np.ndarray) -> np.ndarray:
+    """The buckets seen in at least MIN_DF examples, sorted (`keys`: every example's
     buckets, each once per example, as _flat gives them)."""
     found, df = np.unique(keys, return_counts=True)
-    return found[df >= min_df]
+    return found[df >= MIN_DF]
 
 
 def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
@@ -100,14 +99,14 @@ def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
 
 def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
-                 tol: float = 1e-4, min_df: int = MIN_DF):
+                 tol: float = 1e-4):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
     examples given as their hashed feature counts (`classifier.buckets`)."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
     flat = _flat(rows)
-    vocab = vocabulary(flat[0], min_df)
+    vocab = vocabulary(flat[0])
     tfidf = TfidfTransformer(sublinear_tf=True)
     x = tfidf.fit_transform(_matrix(rows, vocab, flat))
     clf = LogisticRegression(C=c, solver=solver, tol=tol, max_iter=MAX_ITER,
@@ -141,7 +140,7 @@ def train(examples: list[Example], key: str = "") -> RiskModel:
         raise CorpusError(Path(EXAMPLES_DIR), 0, f"no examples of {sorted(set(CLASSES) - kinds)}")
     examples = with_sentences(examples)
     return to_model(*fit_pipeline(rows_of(e.text for e in examples), [e.kind for e in examples],
-                                  C, CLASS_WEIGHT, min_df=RISK_MIN_DF), key)
+                                  C, CLASS_WEIGHT), key)
 
 
 def train_answers(examples: list[Example], key: str = "", view=None, jobs: int = 2) -> AnswerModel:
@@ -292,8 +291,8 @@ def leave_one_author_out(examples: list[Example], jobs: int = 2,
 def _fold(examples: list[Example], rows: list[dict[int, int]], fold_of: dict, held: int):
     """Trains without the held-out fold's authors and judges their messages."""
     train_at = [i for i, e in enumerate(examples) if fold_of[e.author] != held]
-    parts = [p for p in with_sentences([examples[i] for i in train_at])[len(train_at):]]
+    parts = with_sentences([examples[i] for i in train_at])[len(train_at):]
     model = to_model(*fit_pipeline([rows[i] for i in train_at] + rows_of(p.text for p in parts),
                                    [examples[i].kind for i in train_at] + ["none"] * len(parts),
-                                   C, CLASS_WEIGHT, min_df=RISK_MIN_DF))
+                                   C, CLASS_WEIGHT))
     return [(e, model.assess(e.text)) for e in examples if fold_of[e.author] == held]

@@ -377,7 +377,7 @@ class Bot:
     def question_view(self, text: str, before: tuple[str, ...] = ()) -> tuple:
         """What retrieval makes of a question, as the ranker reads it: the sections found,
         the coverage bar for its length, and its length in words; for a follow-up (`before`:
-        the conversation's earlier turns), also the section answered last and True. The
+        the conversation's earlier turns), also the section answered last and its cues. The
         earlier turns are answered without the answer model (the view trains it)."""
         state = START
         if before:
