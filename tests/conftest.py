@@ -5,10 +5,13 @@ gunicorn on a free port), so the tests exercise exactly what an operator runs.
 """
 from __future__ import annotations
 
+import gc
+import io
 import os
 import signal
 import socket
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -158,6 +161,35 @@ def app(settings):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture()
+def cli(monkeypatch, capsys):
+    """Runs `ask` or `chatbot` in this process, as click's CliRunner and llm's tests do: the
+    same entry point the installed script calls, with its arguments, environment and
+    standard input, giving back what a subprocess would (returncode, stdout, stderr) without
+    starting Python again for each question. Tests of what only a process shows (pipes that
+    close, a terminal, signals, the installed scripts themselves) run real subprocesses."""
+    from chatbot.cli import ask_main, main
+
+    def invoke(command: str, *args: str, env: dict | None = None, stdin: str | bytes = b""):
+        entry = {"ask": ask_main, "chatbot": main}[command]
+        with monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            raw = stdin.encode() if isinstance(stdin, str) else stdin
+            patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
+            capsys.readouterr()
+            try:
+                code = entry(list(args))
+            except SystemExit as exc:  # argparse's --help
+                code = exc.code or 0
+            finally:
+                gc.enable()  # `ask` turns the collector off for its short life (cli._ask)
+            out = capsys.readouterr()
+        return subprocess.CompletedProcess([command, *args], code, out.out, out.err)
+
+    return invoke
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""The `ask` and `chatbot` commands, run as real subprocesses the way a person runs them."""
+"""The `ask` and `chatbot` commands the way a person runs them: their entry points in this
+process (the `cli` fixture) for what they print and return, and real subprocesses for what
+only a process shows (the installed scripts, pipes, a terminal, signals)."""
 from __future__ import annotations
 
 import fcntl
@@ -41,8 +43,8 @@ def test_quickstart_question_prints_passage_source_and_disclaimer():
     assert "not medical advice" in out.stdout
 
 
-def test_json_prints_the_reply_object():
-    out = run("ask", "--json", "dupixant pink eye")
+def test_json_prints_the_reply_object(cli):
+    out = cli("ask", "--json", "dupixant pink eye")
     reply = json.loads(out.stdout)
     assert out.returncode == 0
     assert reply["type"] == "reply" and reply["kind"] == "answer"
@@ -52,62 +54,62 @@ def test_json_prints_the_reply_object():
 @pytest.mark.parametrize("question, kind", [("I can't breathe", "emergency"),
                                             ("who won the world cup", "no_answer"),
                                             ("thanks", "smalltalk")])
-def test_every_reply_exits_zero(question, kind):
-    out = run("ask", "--json", question)
+def test_every_reply_exits_zero(question, kind, cli):
+    out = cli("ask", "--json", question)
     assert out.returncode == 0 and json.loads(out.stdout)["kind"] == kind
 
 
-def test_unquoted_words_are_one_question():
-    out = run("ask", "side", "effects", "of", "cyclosporine")
+def test_unquoted_words_are_one_question(cli):
+    out = cli("ask", "side", "effects", "of", "cyclosporine")
     assert "kidney damage" in out.stdout
 
 
-def test_help_shows_examples():
-    out = run("ask", "--help")
+def test_help_shows_examples(cli):
+    out = cli("ask", "--help")
     assert out.returncode == 0 and "examples:" in out.stdout and "ask --json" in out.stdout
 
 
 @pytest.mark.parametrize("args", [["--bogus"], [""], ["   "]])
-def test_usage_error_exits_2_with_one_line(args):
-    out = run("ask", *args)
+def test_usage_error_exits_2_with_one_line(args, cli):
+    out = cli("ask", *args)
     assert out.returncode == 2 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
 
 
-def test_bad_setting_exits_2_with_one_line():
-    out = run("ask", "hi", env={"MIN_CONFIDENCE": "lots"})
+def test_bad_setting_exits_2_with_one_line(cli):
+    out = cli("ask", "hi", env={"MIN_CONFIDENCE": "lots"})
     assert out.returncode == 2 and out.stderr.strip() == "ask: MIN_CONFIDENCE must be a number, got 'lots'"
 
 
-def test_broken_corpus_says_which_file_without_traceback(tmp_path):
+def test_broken_corpus_says_which_file_without_traceback(tmp_path, cli):
     (tmp_path / "bad.md").write_text("no front matter\n")
-    out = run("ask", "hi", env={"CORPUS_DIR": str(tmp_path)})
+    out = cli("ask", "hi", env={"CORPUS_DIR": str(tmp_path)})
     assert out.returncode == 1 and "bad.md:1" in out.stderr and "Traceback" not in out.stderr
 
 
 # ---- questions on standard input: one reply per line -------------------------------------
 
-def test_question_from_a_pipe():
-    out = run("ask", stdin="what are biologics\n")
+def test_question_from_a_pipe(cli):
+    out = cli("ask", stdin="what are biologics\n")
     assert out.returncode == 0 and "target specific parts of the immune system" in out.stdout
 
 
 @pytest.mark.parametrize("stdin", ["", "\n  \n\n"])
-def test_a_pipe_without_a_question_is_a_usage_error(stdin):
-    out = run("ask", stdin=stdin)
+def test_a_pipe_without_a_question_is_a_usage_error(stdin, cli):
+    out = cli("ask", stdin=stdin)
     assert out.returncode == 2 and "no question" in out.stderr and out.stdout == ""
 
 
-def test_each_line_on_stdin_gets_its_own_reply_keeping_context():
-    out = run("ask", "--json", stdin="what is dupilumab\n\nwhat are the side effects?\n")
+def test_each_line_on_stdin_gets_its_own_reply_keeping_context(cli):
+    out = cli("ask", "--json", stdin="what is dupilumab\n\nwhat are the side effects?\n")
     assert out.returncode == 0 and out.stderr == ""
     first, second = [json.loads(line) for line in out.stdout.splitlines()]  # JSON Lines
     assert "Dupilumab" in first["text"]
     assert "conjunctivitis" in second["text"]  # "the side effects" of dupilumab, from line 1
 
 
-def test_lines_on_stdin_are_answered_in_order_under_their_question():
-    out = run("ask", stdin="what are biologics\nI can't breathe\nthanks\n")
+def test_lines_on_stdin_are_answered_in_order_under_their_question(cli):
+    out = cli("ask", stdin="what are biologics\nI can't breathe\nthanks\n")
     assert out.returncode == 0
     text = out.stdout
     first, second, third = (text.index(f"> {q}\n") for q in
@@ -266,30 +268,30 @@ def test_overlapping_highlights_keep_the_first():
     assert BOLD_SPAN.findall(format_reply(reply, color=True).split("\n\n")[0]) == ["• acne"]
 
 
-def test_the_cli_bolds_the_answer_on_a_terminal_not_in_a_pipe_or_with_no_color(chat_factory):
+def test_the_cli_bolds_the_answer_on_a_terminal_not_in_a_pipe_or_with_no_color(chat_factory, cli):
     question = "does rinvoq cause acne"
-    reply = json.loads(run("ask", "--json", question).stdout)
+    reply = json.loads(cli("ask", "--json", question).stdout)
     marked = [reply["text"][start:end] for start, end in reply["highlights"]]
     assert marked == ["• acne"]
     assert re.search(rb"\x1b\[1m\xe2\x80\xa2 acne\x1b\[0m", chat_factory().say(question))
     assert not SGR.search(chat_factory(env={"NO_COLOR": "1"}).say(question))
-    piped = run("ask", question)
+    piped = cli("ask", question)
     assert "\n• acne\n" in piped.stdout and "\x1b" not in piped.stdout
 
 
-def test_an_emergency_from_the_cli_is_marked_in_a_pipe():
-    out = run("ask", "I can't breathe", env={"NO_COLOR": ""})
+def test_an_emergency_from_the_cli_is_marked_in_a_pipe(cli):
+    out = cli("ask", "I can't breathe", env={"NO_COLOR": ""})
     text_lines = out.stdout.split("\n\n")[0].splitlines()
     assert out.returncode == 0 and all(line.startswith("!! ") for line in text_lines)
     assert "\x1b" not in out.stdout  # a pipe gets no escape codes
-    assert "!!" not in run("ask", "what are biologics").stdout
+    assert "!!" not in cli("ask", "what are biologics").stdout
 
 
-def test_the_cli_shows_the_engines_safety_notice_first():
-    reply = json.loads(run("ask", "--json", "i want to kill myself").stdout)
+def test_the_cli_shows_the_engines_safety_notice_first(cli):
+    reply = json.loads(cli("ask", "--json", "i want to kill myself").stdout)
     if not reply.get("safety"):
         pytest.skip("the engine does not send a safety notice yet")
-    out = run("ask", "i want to kill myself").stdout
+    out = cli("ask", "i want to kill myself").stdout
     plain = " ".join(line.removeprefix("!!").strip() for line in out.splitlines())
     notice, body = reply["safety"]["text"].split()[:6], reply["text"].split()[:6]
     assert out.startswith("!! ") and plain.index(" ".join(notice)) < plain.index(" ".join(body))
@@ -464,20 +466,20 @@ def test_train_fits_both_models_and_check_then_passes(tmp_path):
     assert run("chatbot", "check", env=env, timeout=300).returncode == 0
 
 
-def test_stem_cache_holds_article_words_never_question_words(tmp_path):
-    out = run("ask", "zebrafishology and methotrexate", env={"CACHE_DIR": str(tmp_path)})
+def test_stem_cache_holds_article_words_never_question_words(tmp_path, cli):
+    out = cli("ask", "zebrafishology and methotrexate", env={"CACHE_DIR": str(tmp_path)})
     assert out.returncode == 0
     [cache] = list(tmp_path.glob("stems-*.json"))
     stems = json.loads(cache.read_text())
     assert "methotrexate" in stems and "zebrafishology" not in stems
-    again = run("ask", "--json", "what are biologics", env={"CACHE_DIR": str(tmp_path)})
+    again = cli("ask", "--json", "what are biologics", env={"CACHE_DIR": str(tmp_path)})
     assert json.loads(again.stdout)["kind"] == "answer"
 
 
-def test_unwritable_cache_dir_is_not_an_error(tmp_path):
+def test_unwritable_cache_dir_is_not_an_error(tmp_path, cli):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    out = run("ask", "--json", "what are biologics", env={"CACHE_DIR": str(blocker / "sub")})
+    out = cli("ask", "--json", "what are biologics", env={"CACHE_DIR": str(blocker / "sub")})
     assert out.returncode == 0 and json.loads(out.stdout)["kind"] == "answer"
 
 
@@ -513,10 +515,10 @@ def table_rows(stdout: str) -> dict[str, int]:
     return {m[1].strip(): int(m[2]) for m in re.finditer(r"^  (\S.*?)\s+(\d+)$", stdout, re.M)}
 
 
-def test_eval_scores_the_dev_cases_and_its_rows_add_up():
+def test_eval_scores_the_dev_cases_and_its_rows_add_up(cli):
     from conftest import DEV_CASES
     total = sum(1 for line in DEV_CASES.read_text().splitlines() if line.strip())
-    out = run("chatbot", "eval", str(DEV_CASES))
+    out = cli("chatbot", "eval", str(DEV_CASES))
     assert out.returncode == 0 and out.stderr == ""
     lines = out.stdout.splitlines()
     # every dev case passes over the websocket too (test_server's acceptance test)
@@ -528,8 +530,8 @@ def test_eval_scores_the_dev_cases_and_its_rows_add_up():
     assert int(right[1]) == total and int(wrong[1]) == 0
 
 
-def test_eval_json_counts_each_case_once_in_its_outcome(tmp_path):
-    out = run("chatbot", "eval", "--json", str(eval_file(tmp_path)))
+def test_eval_json_counts_each_case_once_in_its_outcome(tmp_path, cli):
+    out = cli("chatbot", "eval", "--json", str(eval_file(tmp_path)))
     assert out.returncode == 0 and out.stderr == ""
     report = json.loads(out.stdout)  # one JSON object
     n = len(CHATBOT_EVAL_CASES)
@@ -541,8 +543,8 @@ def test_eval_json_counts_each_case_once_in_its_outcome(tmp_path):
     assert report["failures"] == []  # none asked for
 
 
-def test_eval_show_failures_lists_what_was_asked_expected_and_answered(tmp_path):
-    out = run("chatbot", "eval", str(eval_file(tmp_path)), "--show-failures", "2")
+def test_eval_show_failures_lists_what_was_asked_expected_and_answered(tmp_path, cli):
+    out = cli("chatbot", "eval", str(eval_file(tmp_path)), "--show-failures", "2")
     assert out.returncode == 0
     blocks = out.stdout.split("FAIL ")[1:]
     assert len(blocks) == 2
@@ -557,8 +559,8 @@ def test_eval_show_failures_lists_what_was_asked_expected_and_answered(tmp_path)
     assert out.stdout.splitlines()[-1] == f"score 5/{len(CHATBOT_EVAL_CASES)} (50.0%)"
 
 
-def test_eval_json_failures_carry_the_reply(tmp_path):
-    out = run("chatbot", "eval", "--json", "--show-failures", "100", str(eval_file(tmp_path)))
+def test_eval_json_failures_carry_the_reply(tmp_path, cli):
+    out = cli("chatbot", "eval", "--json", "--show-failures", "100", str(eval_file(tmp_path)))
     failures = json.loads(out.stdout)["failures"]
     assert [f["id"] for f in failures] == ["wrong", "refused", "answered", "missed", "alarm"]
     assert failures[4]["kind"] == "emergency" and failures[4]["turns"] == ["I can't breathe"]
@@ -566,8 +568,8 @@ def test_eval_json_failures_carry_the_reply(tmp_path):
 
 
 @pytest.mark.parametrize("min_score, code", [("50", 0), ("50.1", 1), ("0", 0), ("100%", 1)])
-def test_eval_min_score_fails_the_run_below_it(tmp_path, min_score, code):
-    out = run("chatbot", "eval", str(eval_file(tmp_path)), "--min-score", min_score)
+def test_eval_min_score_fails_the_run_below_it(tmp_path, min_score, code, cli):
+    out = cli("chatbot", "eval", str(eval_file(tmp_path)), "--min-score", min_score)
     assert out.returncode == code and out.stderr == "" and "score 5/10" in out.stdout
 
 
@@ -578,36 +580,36 @@ def usage_error(out) -> str:
     return out.stderr.strip()
 
 
-def test_eval_of_a_missing_file_or_a_folder_is_a_usage_error(tmp_path):
-    assert "no-such.jsonl" in usage_error(run("chatbot", "eval", str(tmp_path / "no-such.jsonl")))
-    assert "Is a directory" in usage_error(run("chatbot", "eval", str(tmp_path)))
+def test_eval_of_a_missing_file_or_a_folder_is_a_usage_error(tmp_path, cli):
+    assert "no-such.jsonl" in usage_error(cli("chatbot", "eval", str(tmp_path / "no-such.jsonl")))
+    assert "Is a directory" in usage_error(cli("chatbot", "eval", str(tmp_path)))
 
 
-def test_eval_names_the_line_that_is_not_json(tmp_path):
+def test_eval_names_the_line_that_is_not_json(tmp_path, cli):
     path = eval_file(tmp_path, CHATBOT_EVAL_CASES[:2])
     path.write_text(path.read_text() + "\n" + '{"id": "x", "turns": ["hi"\n')
-    assert usage_error(run("chatbot", "eval", str(path))).startswith(
+    assert usage_error(cli("chatbot", "eval", str(path))).startswith(
         f"chatbot: {path}:4: not valid JSON")
 
 
-def test_eval_names_the_line_that_is_not_a_case(tmp_path):
+def test_eval_names_the_line_that_is_not_a_case(tmp_path, cli):
     path = tmp_path / "cases.jsonl"
     path.write_text('{"id": "a", "turns": ["hi"], "expect": {"kind": "smalltalk"}}\n'
                     '{"id": "b", "turns": ["hi"]}\n')
-    assert usage_error(run("chatbot", "eval", str(path))) == \
+    assert usage_error(cli("chatbot", "eval", str(path))) == \
         f'chatbot: {path}:2: "expect" must be an object with a "kind"'
 
 
 @pytest.mark.parametrize("args", [["--bogus"], [], ["--show-failures", "-1"],
                                   ["--show-failures", "some"], ["--min-score", "101"],
                                   ["--min-score", "nan"]])
-def test_eval_usage_errors_are_one_line(tmp_path, args):
-    usage_error(run("chatbot", "eval", *([str(eval_file(tmp_path))] if args else []), *args))
+def test_eval_usage_errors_are_one_line(tmp_path, args, cli):
+    usage_error(cli("chatbot", "eval", *([str(eval_file(tmp_path))] if args else []), *args))
 
 
-def test_eval_with_a_broken_corpus_exits_1_naming_the_file(tmp_path):
+def test_eval_with_a_broken_corpus_exits_1_naming_the_file(tmp_path, cli):
     (tmp_path / "bad.md").write_text("no front matter\n")
-    out = run("chatbot", "eval", str(eval_file(tmp_path)), env={"CORPUS_DIR": str(tmp_path)})
+    out = cli("chatbot", "eval", str(eval_file(tmp_path)), env={"CORPUS_DIR": str(tmp_path)})
     assert out.returncode == 1 and "bad.md:1" in out.stderr and "Traceback" not in out.stderr
 
 

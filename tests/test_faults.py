@@ -318,15 +318,15 @@ def fuzz_connection(server, seed: int, frames: int) -> dict:
     return counts
 
 
-def test_thousands_of_malformed_frames_from_many_connections_break_nothing(fault_servers, bot):
+def test_over_a_thousand_malformed_frames_from_many_connections_break_nothing(fault_servers, bot):
     server = fault_servers["unlimited"]
     before = gunicorn_pids(server)
     assert len(before[1]) >= 1
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda seed: fuzz_connection(server, seed, 400), range(8)))
+        results = list(pool.map(lambda seed: fuzz_connection(server, seed, 150), range(8)))
     total = {k: sum(r[k] for r in results) for k in results[0]}
-    assert total["frames"] >= 3000
-    assert total["closed_by_abuse"] > 50 and total["errors"] > 2500
+    assert total["frames"] >= 1200  # each connection: ~5% questions, ~5% abuse, the rest junk
+    assert total["closed_by_abuse"] > 30 and total["errors"] > 900
     assert_answers_like_the_engine(server, bot, dev_questions())
     assert gunicorn_pids(server) == before, "a gunicorn process died and was replaced"
     assert server.proc.poll() is None
