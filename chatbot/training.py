@@ -149,8 +149,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     ranker that weighs it against retrieval (chatbot.core.ranker)."""
     follow_ups = [e for e in examples if e.before]
     examples = [e for e in examples if not e.before]  # the model reads one message
-    rows = rows_of([e.text for e in examples] + [e.text for e in follow_ups])
-    rows, follow_rows = rows[:len(examples)], rows[len(examples):]
+    rows = rows_of([e.text for e in examples])
     folds = _ranker_folds(examples) if view is not None else []
     # The model and the ranker's fold models are fitted in threads while this thread asks
     # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
@@ -164,8 +163,12 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
         follow_views = {i: view(e.text, e.before) for i, e in enumerate(follow_ups)
                         if folds and e.kind != "smalltalk"}
         # one whose earlier turns left nothing to follow (the engine reads it as a first
-        # question, with the first ranker) teaches the follow-up ranker nothing
-        follow_views = {i: v for i, v in follow_views.items() if len(v) == 5}
+        # question, with the first ranker) teaches the follow-up ranker nothing; the last
+        # part of a follow-up's view is the text the model reads (dialogue.follow_text)
+        follow_views = {i: v for i, v in follow_views.items() if len(v) == 6}
+        read = rows_of([v[5] for v in follow_views.values()])
+        follow_rows = dict(zip(follow_views, read))
+        follow_views = {i: v[:5] for i, v in follow_views.items()}
         models = [fit.result() for fit in fits]
     model = models[0]
     if folds:

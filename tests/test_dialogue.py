@@ -122,6 +122,11 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
      "Young children"),
     # what to watch out for, after naming a medicine, is its side effects
     (["my daughter is on methotrexate", "what should we watch out for"], "mouth sores"),
+    # a new medicine in the same situation: the answer model reads it after the topic, and
+    # the section on who should not take them answers (its passage on pregnancy names only
+    # methotrexate, so the section's general passage may be the one shown)
+    (["my daughter is pregnant, can she use methotrexate", "what about cyclosporine"],
+     ("pregnant or nursing", "Not everyone is a suitable candidate")),
 ])
 def test_follow_ups_keep_what_the_conversation_is_about(bot, turns, phrase):
     reply, _ = converse(bot, turns)
@@ -352,9 +357,10 @@ def test_reading_a_follow_up_for_training_leaves_the_answer_model_alone(bot):
     model = bot.answers
     view = bot.question_view("and for kids?", ("what are the side effects of dupixent",))
     assert bot.answers is model
-    found, bar, words, previous, cues = view
+    found, bar, words, previous, cues, read = view
     assert previous == "what-are-the-side-effects-of-biologics-and-jak-inhibitors"
     assert cues == (0.0, 0.0, 0.0)  # no medicine, no "he" or "she", but a word the article knows
+    assert read == "side effects and for kids?"  # the model reads it after the topic it continues
     assert bot.question_view("and for adbry?", ("side effects of dupixent",))[4][0] == 1.0
     assert len(bot.question_view("what are the side effects of dupixent")) == 3
 

@@ -110,6 +110,14 @@ class Conversation:
             raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
 
 
+def follow_text(text: str, before: State) -> str:
+    """A follow-up as the answer model reads it: after what was last asked about (the
+    conversation's topic words), so "and dupixent?" after "my son is 9, could he take
+    rinvoq" is read with "son 9 take". The model itself learns from conversations what such
+    a pair asks (chatbot.training reads labelled follow-ups the same way)."""
+    return f"{before.topic} {text}" if before.topic else text
+
+
 def fold(text: str) -> str:
     """The message as lower-case words joined by spaces: what the safety and topic patterns read."""
     return " ".join(words(text))
@@ -265,6 +273,7 @@ class Bot:
         if self.talk.off_topic.search(folded):
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
+        before = state
         query, state, cues = self._read(text, folded, state)
 
         searched = None  # the search, when a not-covered topic's exception needed it already
@@ -290,7 +299,10 @@ class Bot:
         # follow-up, read with the conversation's medicine and topic, has a ranker of its own
         # (learned from conversations), else it is left to retrieval's bar and the rescue
         follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
-        probs = self._probabilities(text, counts) if opening or short or follow_ranker else None
+        if follow_ranker:  # the model reads a follow-up with what it continues (follow_text)
+            probs = self._probabilities(follow_text(text, before), None)
+        else:
+            probs = self._probabilities(text, counts) if opening or short else None
         ranked = self._ranked(text, folded, query, hits, probs, None if opening else state,
                               cues) if opening or follow_ranker else None
         if ranked is not None:
@@ -377,8 +389,9 @@ class Bot:
     def question_view(self, text: str, before: tuple[str, ...] = ()) -> tuple:
         """What retrieval makes of a question, as the ranker reads it: the sections found,
         the coverage bar for its length, and its length in words; for a follow-up (`before`:
-        the conversation's earlier turns), also the section answered last and its cues. The
-        earlier turns are answered without the answer model (the view trains it)."""
+        the conversation's earlier turns), also the section answered last, its cues and the
+        text the answer model reads (follow_text). The earlier turns are answered without the
+        answer model (the view trains it)."""
         state = START
         if before:
             model, self._answers = self._answers, None
@@ -390,7 +403,9 @@ class Bot:
         query, state_now, cues = self._read(text, fold(text), state)
         hits, _ = self._search(query, fold(text), state_now)
         view = (found_sections(hits, section_id), self._bar(text), len(words(text)))
-        return view + (state.section, cues) if not state.empty else view
+        if state.empty:
+            return view
+        return view + (state.section, cues, follow_text(text, state))
 
     def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
                 probs, before: State | None = None, cues: tuple = ()) -> dict | None:
