@@ -95,7 +95,7 @@ def check_state(bot, state: object) -> None:
     assert bot.state(context) == state
 
 
-FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.data_too_large])
 
 
