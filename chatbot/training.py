@@ -213,13 +213,14 @@ def _ranker_folds(examples: list[Example]) -> list[tuple[list[int], list[int]]]:
 
 def train_ranker(examples: list[Example], views: dict[int, tuple],
                  fold_models: list[tuple[AnswerModel, list[int]]],
-                 rows: list[dict[int, int]]) -> list[float] | None:
+                 rows: list[dict[int, int]] | dict[int, dict[int, int]]) -> list[float] | None:
     """The ranker's weights (coefficients, then the intercept), or None with too little to
     learn from. Each question's candidates are described with the probabilities of an answer
     model that never saw its author (`fold_models`: a model and the examples it did not see),
     as a question from a new patient will be, and with what retrieval made of it (`views`,
-    by example); a candidate is right when it is the question's
-    own section, and a question the article does not cover has no right candidate."""
+    by example; `rows`: the buckets the model reads, by example); a candidate is right when
+    it is the question's own section, and a question the article does not cover has no
+    right candidate."""
     from sklearn.linear_model import LogisticRegression
 
     from chatbot.core.ranker import candidates
