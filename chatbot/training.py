@@ -150,7 +150,8 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     follow_ups = [e for e in examples if e.before]
     examples = [e for e in examples if not e.before]  # the model reads one message
     rows = rows_of([e.text for e in examples])
-    folds = _ranker_folds(examples) if view is not None else []
+    fold_of = author_folds((e.author for e in examples), RANKER_FOLDS)
+    folds = _ranker_folds(examples, fold_of) if view is not None else []
     # The model and the ranker's fold models are fitted in threads while this thread asks
     # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
     # the GIL, and threads start at once where processes would each import scikit-learn.
@@ -180,7 +181,6 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
             # each follow-up read by the fold model that never saw its author
             # (the folds of _ranker_folds; an author with no single questions is in none of
             # them, so the first fold's model never saw them either)
-            fold_of = author_folds((e.author for e in examples), RANKER_FOLDS)
             groups = sorted(set(fold_of.values()))
             follow_models = [(m, [i for i, e in enumerate(follow_ups) if i in follow_views
                                   and fold_of.get(e.author, groups[0]) == g])
@@ -200,10 +200,10 @@ def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str =
                     key, AnswerModel, classes)
 
 
-def _ranker_folds(examples: list[Example]) -> list[tuple[list[int], list[int]]]:
-    """RANKER_FOLDS folds of authors, as (the examples to train on, the examples held out);
-    none with fewer than two authors."""
-    fold_of = author_folds((e.author for e in examples), RANKER_FOLDS)
+def _ranker_folds(examples: list[Example], fold_of: dict[str, int]
+                  ) -> list[tuple[list[int], list[int]]]:
+    """Folds of the authors in `fold_of` (author_folds, RANKER_FOLDS of them), as (the examples
+    to train on, the examples held out); none with fewer than two authors."""
     groups = sorted(set(fold_of.values()))
     if len(groups) < 2:
         return []
@@ -255,7 +255,7 @@ def train_corpus_answers(corpus_dir: Path, out: Path | None = None, view=None,
     """Fits the corpus's answer model (and with `view`, Bot.question_view, its ranker) and
     saves it (default corpus/models/answers.npz)."""
     started = time.perf_counter()
-    examples = answer_examples(corpus_dir) if examples is None else examples
+    examples = answer_examples(corpus_dir, follow_ups=True) if examples is None else examples
     model = train_answers(examples, data_key(answer_files(corpus_dir)), view, jobs)
     model.save(out or corpus_dir / ANSWER_MODEL_FILE)
     return model, time.perf_counter() - started

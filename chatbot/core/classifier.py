@@ -16,6 +16,7 @@ import math
 import re
 import unicodedata
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -71,37 +72,34 @@ def buckets(text: str, words: dict[str, list[int]] | None = None) -> dict[int, i
     examples (a patient's message is never read with one: nothing of it may be kept)."""
     mask = (1 << HASH_BITS) - 1
     crc = zlib.crc32
-    counts: dict[int, int] = {}
     toks = tokens(text)
     encoded = [t.encode("utf-8") for t in toks]
     w, b = _PREFIX_CRC["w:"], _PREFIX_CRC["b:"]
-    for t in encoded:
-        k = crc(t, w) & mask
-        counts[k] = counts.get(k, 0) + 1
-    for first, second in zip(encoded, encoded[1:]):
-        k = crc(second, crc(b" ", crc(first, b))) & mask
-        counts[k] = counts.get(k, 0) + 1
+    keys = [crc(t, w) & mask for t in encoded]
+    keys += [crc(second, crc(b" ", crc(first, b))) & mask
+             for first, second in zip(encoded, encoded[1:])]
     for t, raw in zip(toks, encoded):
         grams = words.get(t) if words is not None else None
         if grams is None:
             grams = _char_grams(t, raw)
             if words is not None:
                 words[t] = grams
-        for k in grams:
-            counts[k] = counts.get(k, 0) + 1
-    return counts
+        keys += grams
+    return Counter(keys)  # counted in C, keys in the order first seen
 
 
 def _char_grams(word: str, raw: bytes) -> list[int]:
     """The buckets of a word's character n-grams (`raw`: the word in UTF-8)."""
     mask, crc, c = (1 << HASH_BITS) - 1, zlib.crc32, _PREFIX_CRC["c:"]
     # an ASCII word's n-grams are slices of its bytes; any other is sliced as text
-    padded = b" " + raw + b" " if len(raw) == len(word) else " " + word + " "
-    ascii_ = isinstance(padded, bytes)
     low, high = CHAR_NGRAMS
-    return [crc(gram if ascii_ else gram.encode("utf-8"), c) & mask
-            for n in range(low, high + 1)
-            for gram in (padded[i:i + n] for i in range(len(padded) - n + 1))]
+    if len(raw) == len(word):
+        padded = b" " + raw + b" "
+        return [crc(padded[i:i + n], c) & mask
+                for n in range(low, high + 1) for i in range(len(padded) - n + 1)]
+    text = " " + word + " "
+    return [crc(text[i:i + n].encode("utf-8"), c) & mask
+            for n in range(low, high + 1) for i in range(len(text) - n + 1)]
 
 
 def sentences(text: str) -> list[str]:

@@ -300,10 +300,11 @@ class Bot:
         # (learned from conversations), else it is left to retrieval's bar and the rescue
         follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
         if follow_ranker:  # the model reads a follow-up with what it continues (follow_text)
-            probs = self._probabilities(follow_text(text, before), None)
+            read = follow_text(text, before)
+            probs = self._probabilities(read, counts if read == text else None)
         else:
             probs = self._probabilities(text, counts) if opening or short else None
-        ranked = self._ranked(text, folded, query, hits, probs, None if opening else state,
+        ranked = self._ranked(text, folded, query, hits, probs, None if opening else before,
                               cues) if opening or follow_ranker else None
         if ranked is not None:
             return ranked, state
@@ -400,8 +401,9 @@ class Bot:
                     _, state = self._reply(turn, state)
             finally:
                 self._answers = model
-        query, state_now, cues = self._read(text, fold(text), state)
-        hits, _ = self._search(query, fold(text), state_now)
+        folded = fold(text)
+        query, state_now, cues = self._read(text, folded, state)
+        hits, _ = self._search(query, folded, state_now)
         view = (found_sections(hits, section_id), self._bar(text), len(words(text)))
         if state.empty:
             return view
