@@ -72,9 +72,13 @@ class FakeClock:
 
 def start_server(tmp_dir: Path, env: dict | None = None, port: int | None = None,
                  timeout: float = START_TIMEOUT) -> LiveServer:
-    """Starts the Procfile command and waits for /healthz to answer 200."""
+    """Starts the Procfile command and waits for /healthz to answer 200. With one worker
+    (WEB_CONCURRENCY, which the Procfile reads; its default is two) unless `env` asks for
+    more: a second worker would boot the engine again for tests that never reach it, and a
+    test about more than one (test_server_clients) says so."""
     port = port or free_port()
-    return launch(procfile_command(port), tmp_dir, port, env, timeout)
+    env = {"WEB_CONCURRENCY": "1", **(env or {})}
+    return launch(procfile_command(port, env=env), tmp_dir, port, env, timeout)
 
 
 def free_ports(n: int) -> list[int]:
@@ -93,7 +97,7 @@ def start_servers(tmp_dir: Path, envs: list[dict | None]) -> list[LiveServer]:
     """Starts one server per environment at the same time (each its own process group, port
     and log) and waits until every one answers /healthz; if one fails, the others are
     stopped and its error raised. One boot alone leaves the cores idle part of the time
-    (the master, then two workers, then the health check): together they finish sooner."""
+    (the master, then its worker, then the health check): together they finish sooner."""
     ports = free_ports(len(envs))
     with ThreadPoolExecutor(max(1, len(envs))) as pool:
         futures = [pool.submit(start_server, tmp_dir, env, port) for env, port in zip(envs, ports)]

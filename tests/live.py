@@ -7,6 +7,7 @@ same deployment command, started and stopped the same way.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -23,6 +24,7 @@ BOT_APP = "chatbot.server:create_app()"
 START_TIMEOUT = 90.0
 GRACEFUL_WAIT = 20.0  # SIGTERM: gunicorn's graceful_timeout (10 s) and some slack
 QUICK_WAIT = 5.0  # SIGINT: workers exit at once; this only bounds a hung process
+SHELL_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")  # ${NAME:-default} or $NAME
 
 
 def free_port() -> int:
@@ -31,12 +33,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def procfile_command(port: int, app: str = BOT_APP) -> list[str]:
-    """The Procfile's web command with $PORT filled in, as a platform would run it; `app`
-    swaps only the application (the benchmarks' echo baseline), never a gunicorn flag."""
+def procfile_command(port: int, app: str = BOT_APP, env: dict | None = None) -> list[str]:
+    """The Procfile's web command as a platform's shell would run it: $PORT filled in, and
+    ${NAME:-default} from `env` (over os.environ) or its default when unset or empty
+    (WEB_CONCURRENCY, the worker count). `app` swaps only the application (the benchmarks'
+    echo baseline), never a gunicorn flag."""
+    values = {**os.environ, **(env or {}), "PORT": str(port)}
+
+    def expand(match: re.Match) -> str:
+        name = match.group(1) or match.group(3)
+        return values.get(name) or (match.group(2) or "")
+
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
-            argv = shlex.split(line[len("web:"):].strip().replace("$PORT", str(port)))
+            argv = shlex.split(SHELL_VARIABLE.sub(expand, line[len("web:"):].strip()))
             return [app if a == BOT_APP else a for a in argv]
     raise RuntimeError("Procfile has no web: line")
 

@@ -348,7 +348,7 @@ def server_socket_queue(server_port: int, client_port: int) -> tuple[int, int] |
 
 def test_a_client_that_never_reads_does_not_block_replies_to_others(fault_servers, bot):
     server = fault_servers["unlimited"]
-    victims = [RawWS(server) for _ in range(4)]  # spread over the workers
+    victims = [RawWS(server) for _ in range(4)]  # on the stuck client's worker (one)
     for v in victims:
         v.welcome()
     stuck = RawWS(server, rcvbuf=4096)  # a tiny window: the server's writes back up at once
@@ -376,7 +376,7 @@ def test_a_client_that_never_reads_does_not_block_replies_to_others(fault_server
 def test_a_client_that_stops_mid_frame_does_not_block_others(fault_servers, bot):
     server = fault_servers["default"]
     stalled = []
-    for _ in range(6):  # enough that every worker holds one
+    for _ in range(6):  # the test servers' one worker holds them all
         ws = RawWS(server)
         ws.welcome()
         frame = ws.frame(0x1, json.dumps({"type": "ask", "id": "m", "text": "what are biologics"}

@@ -104,7 +104,7 @@ def test_a_flood_of_refused_messages_is_read_for_risk_only_within_its_budget(bot
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    live = start_server(tmp_path_factory.mktemp("clients"), env=LIMITS)
+    live = start_server(tmp_path_factory.mktemp("clients"), env={**LIMITS, "WEB_CONCURRENCY": str(WORKERS)})
     yield live
     live.stop()
 

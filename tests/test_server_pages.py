@@ -157,7 +157,8 @@ def own_servers(tmp_path_factory):
     (corpus / "aaa-hostile.md").write_text(HOSTILE)
     envs = {"hostile": {"CORPUS_DIR": str(corpus)},
             "public_url": {"PUBLIC_URL": "https://chat.example-clinic.org/",
-                           "ALLOWED_ORIGINS": "https://clinic.example"}}
+                           "ALLOWED_ORIGINS": "https://clinic.example",
+                           "WEB_CONCURRENCY": "2"}}  # logged once by two workers
     yield from named_servers(tmp, envs)
 
 

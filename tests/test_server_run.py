@@ -16,7 +16,7 @@ from live import ROOT, free_port, launch, procfile_command
 
 def test_serve_uses_the_same_gunicorn_options_as_the_procfile():
     """Read by gunicorn's own parser, so flags like --no-control-socket map to their settings."""
-    cmd = procfile_command(8000)
+    cmd = procfile_command(8000, env={"WEB_CONCURRENCY": ""})  # unset: the Procfile's default
     assert cmd[0] == "gunicorn"
     procfile = vars(Config().parser().parse_args(cmd[1:]))
     assert procfile["args"] == ["chatbot.server:create_app()"]
