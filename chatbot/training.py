@@ -21,7 +21,7 @@ from chatbot.core.corpus import CorpusError
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
 from chatbot.core.examples import (EXAMPLES_DIR, Example, author_folds, example_files,
                                    load_examples)
-from chatbot.core.classifier import buckets, data_key, sentences
+from chatbot.core.classifier import HASH_BITS, buckets, data_key, sentences
 from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
 
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
@@ -53,11 +53,16 @@ def rows_of(texts) -> list[dict[int, int]]:
 
 def _matrix(rows: list[dict[int, int]], vocab: np.ndarray, flat=None):
     """Counts of each example's buckets over `vocab` (sorted), as a sparse matrix (`flat`:
-    _flat(rows), when computed already)."""
+    _flat(rows), when computed already). Each bucket finds its column in a table over every
+    bucket (64 MB while it is built): a binary search of the vocabulary for each of millions
+    of buckets took most of a second of every fit."""
     from scipy.sparse import csr_matrix
     keys, counts, lengths = flat or _flat(rows)
-    cols = np.searchsorted(vocab, keys).clip(0, max(len(vocab) - 1, 0))
-    kept = vocab[cols] == keys if len(vocab) else np.zeros(len(keys), dtype=bool)
+    column = np.full(1 << HASH_BITS, -1, dtype=np.int32)
+    column[vocab] = np.arange(len(vocab), dtype=np.int32)
+    cols = column[keys]
+    del column
+    kept = cols >= 0
     row_of = np.repeat(np.arange(len(rows)), lengths)
     ptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[kept], minlength=len(rows)))])
     return csr_matrix((counts[kept], cols[kept], ptr), shape=(len(rows), len(vocab)))
@@ -77,9 +82,9 @@ def _flat(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def vocabulary(keys: np.ndarray) -> np.ndarray:
     """The buckets seen in at least MIN_DF examples, sorted (`keys`: every example's
-    buckets, each once per example, as _flat gives them)."""
-    found, df = np.unique(keys, return_counts=True)
-    return found[df >= MIN_DF]
+    buckets, each once per example, as _flat gives them): counted over every bucket at
+    once, which is twice as fast as sorting millions of keys."""
+    return np.flatnonzero(np.bincount(keys, minlength=1 << HASH_BITS) >= MIN_DF)
 
 
 def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
