@@ -98,9 +98,24 @@ def test_a_medicine_name_typed_in_pieces_is_joined(bot, typed, name):
     assert query.entities
 
 
+@pytest.mark.parametrize("typed, name", [
+    # voice typing spells a name by its sound, often in everyday words (its Metaphone key)
+    ("what can sickle sporeen do to my kidneys", "cyclosporine"),
+    ("is meth oh tricks ate safe with alcohol", "methotrexate"),
+    ("side effects of mike oh fen oh late", "mycophenolate mofetil"),
+    ("my doctor said prednisona for the flare", "prednisone"),
+])
+def test_a_medicine_name_spelt_by_its_sound_is_found(bot, typed, name):
+    query = bot.parser.parse(typed)
+    assert query.entities == [name]
+
+
 @pytest.mark.parametrize("question", [
     "can i take it on a plane", "my mom takes medrol and metho", "cycling sports in the morning",
     "is a biologic a steroid", "the dupixent shot stings",
+    # everyday words that sound a little like a name, or exactly like a short one
+    "can you send me an email", "is aspirin ok with it", "my partner is worried",
+    "to pass out and wake up", "text tonight", "the prisoner", "matter ill",
 ])
 def test_ordinary_words_are_not_joined_into_a_medicine(bot, question):
     words = question.split()

@@ -5,12 +5,17 @@ article words or lexicon words, so an everyday word the article never uses
 ("month") is not bent into one it does ("mouth"). Candidates come from a
 deletion index (the SymSpell idea): every word with one or two letters
 removed, so a lookup is a few dictionary probes rather than a scan.
+
+Voice typing spells a medicine by its sound, in ordinary words ("do pick sent", "sickle
+sporeen", "meth oh tricks ate"): those are found by their Metaphone key (jellyfish), the
+standard English sound code, which such a run shares with the name it sounds like.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 import chatbot.core.text  # noqa: F401  (loads nltk without scikit-learn first)
+from jellyfish import metaphone
 from nltk.metrics.distance import edit_distance
 
 MIN_TARGET_ARTICLE_WORD = 7  # shorter article words are too easy to reach from ordinary words
@@ -18,6 +23,12 @@ MIN_TARGET_LEXICON_WORD = 6  # lexicon words are drug and lay terms, so a little
 MIN_WORD = 4
 MIN_JOINED_NAME = 7  # a medicine name typed in pieces ("metho trexate") is at least this long
 MAX_PIECES = 5  # "tra low kin you mab"
+# A name is found by its sound only when its Metaphone key is this long: shorter keys are
+# shared by everyday words ("send me an" sounds like Sandimmune, "matter ill" like Medrol),
+# so short names are left to their spellings. A key this long may also be one sound off
+# ("as a thigh a preen": AS0KHPRN for azathioprine's AS0PRN is two; "method tracks eight",
+# M0TTRKST for methotrexate's M0TRKST, is one).
+MIN_SOUND_KEY = 6
 
 
 def _max_distance(word: str) -> int:
@@ -49,6 +60,12 @@ class SpellingCorrector:
         self._names_by_start: dict[str, list[str]] = {}
         for name in sorted(n for n in names if len(n) >= MIN_JOINED_NAME and n.isalpha()):
             self._names_by_start.setdefault(name[:2], []).append(name)
+        self._names_by_sound: dict[str, str] = {}  # each name by its sound key
+        for name in sorted(n for n in names if n.isalpha()):
+            key = metaphone(name)
+            if len(key) >= MIN_SOUND_KEY:
+                self._names_by_sound.setdefault(key, name)
+        self._names = frozenset(names)
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
         # no target is longer than this, so no longer word is within reach of one: the bound
         # on the work a made-up word can cost (a 30-letter one has 435 two-letter deletions)
@@ -80,14 +97,17 @@ class SpellingCorrector:
 
     def join_names(self, words: list[str]) -> tuple[list[str], dict[str, str]]:
         """The words with a medicine name typed in pieces joined back ("metho trexate",
-        "a bro city nib" from voice typing), and what was joined. Only runs that start with a
-        medicine name's first two letters and hold a word the article and lexicon do not know
-        are compared: most positions of most questions are passed over at once."""
+        "a bro city nib" from voice typing) or spelt by its sound ("do pick sent"), and what
+        was joined. Only runs that start with a medicine name's first two letters and hold a
+        word the article and lexicon do not know are compared by spelling: most positions of
+        most questions are passed over at once."""
         out: list[str] = []
         joined: dict[str, str] = {}
         i = 0
         while i < len(words):
             name, pieces = self._name_in_pieces(words, i)
+            if not name:
+                name, pieces = self._name_by_sound(words, i)
             if name:
                 out.append(name)
                 joined[" ".join(words[i:i + pieces])] = name
@@ -119,6 +139,23 @@ class SpellingCorrector:
                 if d <= _max_distance(name) and d < best_d:
                     best, best_d, best_n = name, d, n
         return best, best_n
+
+    def _name_by_sound(self, words: list[str], start: int) -> tuple[str | None, int]:
+        """The medicine name that the words from `start` sound like, run together, and how
+        many words it took (the fewest): a run of 1 to MAX_PIECES words of letters, none of
+        them a name already, at least one that the article and lexicon do not know, and a
+        single word only if it is no English word ("prisoner" is not prednisone)."""
+        for n in range(1, MAX_PIECES + 1):
+            run = words[start:start + n]
+            if len(run) < n or not run[-1].isalpha() or run[-1] in self._names:
+                return None, 1
+            if n == 1 and (run[0] in self.known or self.is_word(run[0])) \
+                    or all(w in self.known for w in run):
+                continue
+            name = self._names_by_sound.get(metaphone("".join(run)))
+            if name:
+                return name, n
+        return None, 1
 
     def knows(self, word: str) -> bool:
         """Whether the word needs no correcting: known, or too short or long to be a typo."""
