@@ -127,6 +127,10 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     # methotrexate, so the section's general passage may be the one shown)
     (["my daughter is pregnant, can she use methotrexate", "what about cyclosporine"],
      ("pregnant or nursing", "Not everyone is a suitable candidate")),
+    # the ranker is sure of the section; its passage on diabetes leaves out "eczema" and
+    # "flare", words of the earlier turn that the section uses elsewhere (BRIDGE_AT)
+    (["my mom has diabetes and they gave her prednisone for an eczema flare",
+      "will it mess with her sugars"], "blood sugar levels"),
 ])
 def test_follow_ups_keep_what_the_conversation_is_about(bot, turns, phrase):
     reply, _ = converse(bot, turns)

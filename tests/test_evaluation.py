@@ -178,8 +178,8 @@ def _mixed_cases(report) -> list[dict]:
     failing = [r.case for r in report.results if not r.passed][:25]
     passing = [r.case for r in report.results if r.passed and len(r.case.turns) > 1][:10]
     out = [json.loads(line) for line in DEV_CASES.read_text().splitlines() if line.strip()]
-    out += [{"id": c.id, "cat": c.cat, "turns": c.turns, "expect": c.expect}
-            for c in failing + passing]
+    out += [{"id": f"set-{c.id}", "cat": c.cat, "turns": c.turns, "expect": c.expect}
+            for c in failing + passing]  # ids of their own: the sets reuse the dev cases' ids
     out += [
         {"id": "x-wrong", "cat": "answer", "turns": ["what are biologics"],
          "expect": {"kind": "answer", "any": ["no passage says this"]}},

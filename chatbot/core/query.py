@@ -38,7 +38,8 @@ Alternative = tuple[frozenset[str], float]  # stems that must all appear, credit
 class Concept:
     word: str  # the patient's words, after spelling correction
     alternatives: tuple[Alternative, ...]
-    from_context: bool = False
+    from_context: bool = False  # from an earlier turn, and counting less than the message's own
+    earlier: bool = False  # from an earlier turn ("my son is 9 ..." before "and dupixent?")
     aside: bool = False  # said in a sentence around the question ("My mom is 82. Would she...?")
     entity: str | None = None  # the medicine (generic name) or class these words name
     drug: bool = False  # the entity is one medicine, not a class
@@ -214,4 +215,4 @@ class QueryParser:
     def topic_concepts(self, text: str, referred: bool = False) -> list[Concept]:
         """The non-medicine concepts of an earlier question ("side effects" of "...prednisone");
         `referred`: the question points back at them ("he"), so they count in full."""
-        return [replace(c, from_context=not referred) for c in self.parse(text).topic]
+        return [replace(c, from_context=not referred, earlier=True) for c in self.parse(text).topic]

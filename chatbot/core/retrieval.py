@@ -288,12 +288,22 @@ class Index:
         return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0,
                     bool(on_topic[i])) for i in best]
 
-    def contradicts(self, query: Query, i: int) -> bool:
+    def contradicts(self, query: Query, i: int, among: list[int] | None = None) -> bool:
         """Whether passage i leaves out a word the question asks about that the article does
         use elsewhere ("can cyclosporine cause diarrhea": diarrhea is methotrexate's, so
         cyclosporine's passage is no answer). Words the article never uses (slang, "AEs")
-        do not count: a learned answer may bridge those, never the article's own words."""
-        known = self.bm25.idf
-        return any(all(s in known for alt, _ in c.alternatives for s in alt)
+        do not count: a learned answer may bridge those, never the article's own words.
+        `among` (passage indices, its section's): only a word of this message that one of
+        those passages uses counts, so "part" in "could stress be part of it?" does not rule
+        out the passage on stress, nor "eczema" from an earlier turn the passage on diabetes,
+        while diarrhea, beside cyclosporine's list in its section, still does."""
+        if among is None:
+            known = self.bm25.idf
+            return any(all(s in known for alt, _ in c.alternatives for s in alt)
+                       and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
+                       for c in query.concepts if not (c.is_entity or c.from_context or c.aside))
+        used = frozenset().union(*(self.term_sets[j] for j in among))
+        return any(any(alt <= used for alt, _ in c.alternatives)
                    and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
-                   for c in query.concepts if not (c.is_entity or c.from_context or c.aside))
+                   for c in query.concepts
+                   if not (c.is_entity or c.from_context or c.earlier or c.aside))
