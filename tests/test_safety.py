@@ -265,6 +265,9 @@ class FixedRisk:
     (FixedRisk(0.8), "what are biologics", Assessment("crisis", sure=False)),
     # a sentence of a long message can raise a doubt; only the whole message is sure
     (FixedRisk(0.95, whole=0.3), "what are biologics", Assessment("crisis", sure=False)),
+    # ... unless the whole message is clearly ordinary (an old injury told before a question)
+    (FixedRisk(0.1, 0.5, whole=0.01), "what are biologics", Assessment()),
+    (FixedRisk(0.1, 0.5, whole=0.05), "what are biologics", Assessment("emergency", sure=False)),
     # a phrase rule always gets help shown; it is sure unless the model doubts it
     (FixedRisk(0.0, whole=0.0), "i want to kill myself", Assessment("crisis", sure=False)),
     (FixedRisk(0.6), "i want to kill myself", Assessment("crisis", sure=True)),
