@@ -366,8 +366,10 @@ def test_reading_a_follow_up_for_training_leaves_the_answer_model_alone(bot):
     found, bar, words, previous, cues, read = view
     assert previous == "what-are-the-side-effects-of-biologics-and-jak-inhibitors"
     assert cues == (0.0, 0.0, 0.0)  # no medicine, no "he" or "she", but a word the article knows
-    assert read == "side effects and for kids?"  # the model reads it after the topic it continues
-    assert bot.question_view("and for adbry?", ("side effects of dupixent",))[4][0] == 1.0
+    # the model reads it after the topic it continues, and the medicine, which it does not name
+    assert read == "side effects dupilumab and for kids?"
+    named = bot.question_view("and for adbry?", ("side effects of dupixent",))
+    assert named[4][0] == 1.0 and named[5] == "side effects and for adbry?"
     assert len(bot.question_view("what are the side effects of dupixent")) == 3
 
 

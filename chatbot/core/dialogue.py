@@ -131,11 +131,16 @@ class Conversation:
             raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
 
 
-def follow_text(text: str, before: State) -> str:
+def follow_text(text: str, before: State, names_medicine: bool = True) -> str:
     """A follow-up as the answer model reads it: after what was last asked about (the
     conversation's topic words), so "and dupixent?" after "my son is 9, could he take
-    rinvoq" is read with "son 9 take". The model itself learns from conversations what such
-    a pair asks (chatbot.training reads labelled follow-ups the same way)."""
+    rinvoq" is read with "son 9 take"; one that names no medicine ("is that safe for her")
+    also after the medicine being discussed. The model itself learns from conversations what
+    such a pair asks (chatbot.training reads labelled follow-ups the same way). Out of fold
+    (6 author folds, 2026-12-02), the medicine for one that names none took follow-ups from
+    68.6/16.6/14.9 to 70.1/14.4/15.4 right/wrong/refused."""
+    if not names_medicine and before.entity:
+        text = f"{before.entity} {text}"
     return f"{before.topic} {text}" if before.topic else text
 
 
@@ -321,7 +326,7 @@ class Bot:
         # (learned from conversations), else it is left to retrieval's bar and the rescue
         follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
         if follow_ranker:  # the model reads a follow-up with what it continues (follow_text)
-            read = follow_text(text, before)
+            read = follow_text(text, before, bool(cues[0]))
             probs = self._probabilities(read, counts if read == text else None)
         else:
             probs = self._probabilities(text, counts) if opening or short else None
@@ -431,7 +436,7 @@ class Bot:
         view = (found_sections(hits, section_id), self._bar(text), len(words(text)))
         if state.empty:
             return view
-        return view + (state.section, cues, follow_text(text, state))
+        return view + (state.section, cues, follow_text(text, state, bool(cues[0])))
 
     def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
                 probs, before: State | None = None, cues: tuple = ()) -> dict | None:
