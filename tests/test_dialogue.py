@@ -138,6 +138,15 @@ def test_follow_ups_keep_what_the_conversation_is_about(bot, turns, phrase):
     assert reply["kind"] == "answer" and any(p in reply["text"] for p in phrases), reply["text"]
 
 
+@pytest.mark.parametrize("ack", ["lol ok", "sweet thx", "cool beans", "nah im good",
+                                 "you are a lifesaver"])
+def test_an_acknowledgement_after_an_answer_is_small_talk_not_the_answer_again(bot, ack):
+    first, state = bot.reply("what are the side effects of dupixent", {})
+    reply, after = bot.reply(ack, state)
+    assert first["kind"] == "answer" and reply["kind"] == "smalltalk", reply["text"][:80]
+    assert after == state  # the conversation is where it was: "and for kids?" still follows
+
+
 def test_context_does_not_hijack_an_unrelated_question(bot):
     reply, _ = converse(bot, ["what is dupilumab", "can stress trigger eczema"])
     assert "Stress can be an eczema trigger" in reply["text"]

@@ -301,6 +301,14 @@ class Bot:
 
         before = state
         query, state, cues = self._read(text, folded, state)
+        if not opening and not query.entities:
+            # "lol ok", "sweet thx" after an answer: read alone, the model is sure it is small
+            # talk; read with the conversation's topic, it would be the last question again.
+            # Out of fold (6 author folds), follow-ups that are small talk 13 of 16 -> 16 of
+            # 16, and the answers unchanged (one wrong one refused instead)
+            small = self._learned_smalltalk(folded, self._probabilities(text, counts))
+            if small:
+                return small, before
 
         searched = None  # the search, when a not-covered topic's exception needed it already
         for topic, pattern in self.talk.not_covered:
