@@ -57,7 +57,7 @@ RANK_AT = 0.5
 OVERRULE_AT = 0.8
 # A section the ranker gives at least BRIDGE_AT answers even when each of its passages leaves
 # out a word of the question that the article uses elsewhere, so long as the section itself
-# never uses it or it came from an earlier turn (Index.contradicts with `among`: "part" in
+# never uses it or it came from an earlier turn (Index.contradicts within_section: "part" in
 # "could stress be part of it?"), from its passage retrieval ranks first: a rule may not
 # refuse what the model is sure of, while "can cyclosporine cause diarrhea" (diarrhea is
 # beside cyclosporine's list, in methotrexate's) stays "not covered". Out of fold (6 author
@@ -131,7 +131,7 @@ class Conversation:
             raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
 
 
-def follow_text(text: str, before: State, names_medicine: bool = True) -> str:
+def follow_text(text: str, before: State, names_medicine: bool) -> str:
     """A follow-up as the answer model reads it: after what was last asked about (the
     conversation's topic words), so "and dupixent?" after "my son is 9, could he take
     rinvoq" is read with "son 9 take"; one that names no medicine ("is that safe for her")
@@ -301,12 +301,14 @@ class Bot:
 
         before = state
         query, state, cues = self._read(text, folded, state)
+        alone = None  # the answer model's reading of the message alone, once a step needs it
         if not opening and not query.entities:
             # "lol ok", "sweet thx" after an answer: read alone, the model is sure it is small
             # talk; read with the conversation's topic, it would be the last question again.
             # Out of fold (6 author folds), follow-ups that are small talk 13 of 16 -> 16 of
             # 16, and the answers unchanged (one wrong one refused instead)
-            small = self._learned_smalltalk(folded, self._probabilities(text, counts))
+            alone = self._probabilities(text, counts)
+            small = self._learned_smalltalk(folded, alone)
             if small:
                 return small, before
 
@@ -335,9 +337,14 @@ class Bot:
         follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
         if follow_ranker:  # the model reads a follow-up with what it continues (follow_text)
             read = follow_text(text, before, bool(cues[0]))
-            probs = self._probabilities(read, counts if read == text else None)
+            if read != text:
+                probs = self._probabilities(read, None)
+            else:
+                probs = alone if alone is not None else self._probabilities(text, counts)
+        elif opening or short:
+            probs = alone if alone is not None else self._probabilities(text, counts)
         else:
-            probs = self._probabilities(text, counts) if opening or short else None
+            probs = None
         ranked = self._ranked(text, folded, query, hits, probs, None if opening else before,
                               cues) if opening or follow_ranker else None
         if ranked is not None:
@@ -394,13 +401,16 @@ class Bot:
 
     def _answerable(self, section: str, query: Query, bridge: bool = False) -> list[Hit]:
         """The section's passages that may answer this query, best first: those naming the
-        medicine asked about and leaving out no word of the question the article uses
-        (`bridge`: no word of it that the section itself uses)."""
-        among = [self.passage_index[p.id] for p in self.passages if p.section == section] \
-            if bridge else None
-        return [h for h in self.index.search(query, k=len(self.passages))
-                if h.passage.section == section and h.on_topic
-                and not self.index.contradicts(query, self.passage_index[h.passage.id], among)]
+        medicine asked about and leaving out no word of the question the article uses; if
+        none and `bridge`, those leaving out no word of it that the section itself uses."""
+        hits = [h for h in self.index.search(query, k=len(self.passages))
+                if h.passage.section == section and h.on_topic]
+        strict = [h for h in hits
+                  if not self.index.contradicts(query, self.passage_index[h.passage.id])]
+        if strict or not bridge:
+            return strict
+        return [h for h in hits if not self.index.contradicts(
+            query, self.passage_index[h.passage.id], within_section=True)]
 
     def _learned_answer(self, query: Query, hits: list[Hit], probs) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
@@ -482,10 +492,8 @@ class Bot:
                 return None
         elif chosen is None or scored[chosen] < RANK_AT:
             return self._refusal(folded, query, scored.get(chosen, 0.0), probs)
-        section = self.section_by_id.get(chosen)
-        inside = self._answerable(section, query)
-        if not inside and scored[chosen] >= BRIDGE_AT:
-            inside = self._answerable(section, query, bridge=True)
+        inside = self._answerable(self.section_by_id.get(chosen), query,
+                                  bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs)
         reply = self._answer(inside, query)

@@ -135,6 +135,9 @@ class Index:
         self.unknown_weight = UNKNOWN_WEIGHT * max(self.bm25.idf.values())
         # the features ranking looks at (see WEIGHTS), one Column each
         self.term_sets = [frozenset(d) for d in docs]
+        self.section_terms: dict[str, frozenset] = {}  # every term of each section's passages
+        for p, terms in zip(passages, self.term_sets):
+            self.section_terms[p.section] = self.section_terms.get(p.section, frozenset()) | terms
         self.terms_col = Column(self.term_sets)  # section question + text + names
         self.text_col = Column(text)  # the text alone
         self.heading_col = Column(heading_sets)  # the section question, with medicine names
@@ -288,21 +291,21 @@ class Index:
         return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0,
                     bool(on_topic[i])) for i in best]
 
-    def contradicts(self, query: Query, i: int, among: list[int] | None = None) -> bool:
+    def contradicts(self, query: Query, i: int, within_section: bool = False) -> bool:
         """Whether passage i leaves out a word the question asks about that the article does
         use elsewhere ("can cyclosporine cause diarrhea": diarrhea is methotrexate's, so
         cyclosporine's passage is no answer). Words the article never uses (slang, "AEs")
         do not count: a learned answer may bridge those, never the article's own words.
-        `among` (passage indices, its section's): only a word of this message that one of
-        those passages uses counts, so "part" in "could stress be part of it?" does not rule
-        out the passage on stress, nor "eczema" from an earlier turn the passage on diabetes,
-        while diarrhea, beside cyclosporine's list in its section, still does."""
-        if among is None:
+        `within_section`: only a word of this message that the passage's own section uses
+        counts, so "part" in "could stress be part of it?" does not rule out the passage on
+        stress, nor "eczema" from an earlier turn the passage on diabetes, while diarrhea,
+        beside cyclosporine's list in its section, still does."""
+        if not within_section:
             known = self.bm25.idf
             return any(all(s in known for alt, _ in c.alternatives for s in alt)
                        and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
                        for c in query.concepts if not (c.is_entity or c.from_context or c.aside))
-        used = frozenset().union(*(self.term_sets[j] for j in among))
+        used = self.section_terms[self.passages[i].section]
         return any(any(alt <= used for alt, _ in c.alternatives)
                    and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
                    for c in query.concepts

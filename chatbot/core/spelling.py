@@ -23,11 +23,9 @@ MIN_TARGET_LEXICON_WORD = 6  # lexicon words are drug and lay terms, so a little
 MIN_WORD = 4
 MIN_JOINED_NAME = 7  # a medicine name typed in pieces ("metho trexate") is at least this long
 MAX_PIECES = 5  # "tra low kin you mab"
-# A name is found by its sound only when its Metaphone key is this long: shorter keys are
-# shared by everyday words ("send me an" sounds like Sandimmune, "matter ill" like Medrol),
-# so short names are left to their spellings. A key this long may also be one sound off
-# ("as a thigh a preen": AS0KHPRN for azathioprine's AS0PRN is two; "method tracks eight",
-# M0TTRKST for methotrexate's M0TRKST, is one).
+# A name is found by its sound only when its Metaphone key is this long, and only by the very
+# same key: shorter keys are shared by everyday words ("send me an" sounds like Sandimmune,
+# "matter ill" like Medrol), and a key one sound off took "aspirin" for azathioprine.
 MIN_SOUND_KEY = 6
 
 
