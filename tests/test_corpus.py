@@ -165,3 +165,14 @@ def test_lexicon_phrases_of_common_words(tmp_path, line, ok):
     else:
         with pytest.raises(CorpusError, match="only common words"):
             Lexicon.load(path, str, common)
+
+
+def test_people_must_name_lexicon_entries(tmp_path):
+    """conversation.toml's `people` (who a conversation remembers a medicine is for) names
+    lexicon entries by their first article phrase; a name the lexicon lacks stops loading."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    talk = tmp_path / "corpus" / "conversation.toml"
+    text = talk.read_text(encoding="utf-8")
+    talk.write_text(text.replace('people = ["children",', 'people = ["kiddos",'), encoding="utf-8")
+    with pytest.raises(CorpusError, match="conversation.toml.*kiddos"):
+        load_bot(Settings(corpus_dir=tmp_path / "corpus", cache_dir=None))

@@ -3,6 +3,7 @@ realistic patient questions (ours in tests/data and the shared examples)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 
 import pytest
@@ -364,6 +365,32 @@ def test_the_state_remembers_the_section_answered_last(bot):
     assert after.section == state.section
     assert bot.state({"section": "not-a-section"}).section is None
     assert bot.state({"section": state.section}) == State(section=state.section)
+
+
+def test_the_state_remembers_the_person_described_as_the_lexicon_names_them(bot):
+    """Who the medicine is for is a field of its own, kept by name ("children"), so a new
+    topic in between does not lose it: "would they be ok for her" after "my mom is 82" and
+    "what are jak inhibitors" is about an older adult (without the person, not covered)."""
+    state = None
+    for turn in ["my mom is 82", "what are jak inhibitors"]:
+        _, state = bot.reply(turn, state)
+    assert state.person == "older adults"
+    reply, after = bot.reply("would they be ok for her", state)
+    assert reply["source"]["section"] == "Who should not take systemic immunomodulators?"
+    assert "older adults" in reply["text"]
+    forgotten, _ = bot.reply("would they be ok for her", replace(state, person=None))
+    assert forgotten["kind"] == "no_answer"
+    # a new person replaces the old; a message naming none keeps it
+    _, state = bot.reply("im pregnant and my liver isnt good", after)
+    assert state.person == "pregnancy, liver"
+    _, state = bot.reply("what about dupixent", state)
+    assert state.person == "pregnancy, liver"
+
+
+@pytest.mark.parametrize("person", ["giraffes", "children, giraffes", 5, ["children"], ""])
+def test_a_person_the_corpus_does_not_name_is_not_taken_from_a_client(bot, person):
+    assert bot.state({"person": person}).person is None
+    assert bot.state({"person": "children, pregnancy"}).person == "children, pregnancy"
 
 
 def test_reading_a_follow_up_for_training_leaves_the_answer_model_alone(bot):

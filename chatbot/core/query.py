@@ -44,6 +44,7 @@ class Concept:
     entity: str | None = None  # the medicine (generic name) or class these words name
     drug: bool = False  # the entity is one medicine, not a class
     compares: bool = False  # "vs", "difference": a passage naming all the medicines asked answers it
+    person: str | None = None  # who the medicine is for ("son", "9" said as an age): "children"
 
     @property
     def is_entity(self) -> bool:
@@ -71,16 +72,27 @@ class Query:
         """The concepts that are not medicines: what is being asked about them."""
         return [c for c in self.concepts if not c.from_context and not c.is_entity]
 
+    @property
+    def person(self) -> list[str]:
+        """Who the message itself says the medicine is for, as the lexicon names them ("my son
+        is 9": children)."""
+        return list(dict.fromkeys(c.person for c in self.concepts
+                                  if c.person and not c.from_context and not c.earlier))
+
     def extended(self, concepts: list[Concept], entities: list[str] = ()) -> "Query":
         """This query plus concepts carried over from earlier turns."""
         return Query(self.text, self.concepts + concepts, self.entities + list(entities), self.corrected)
 
 
 class QueryParser:
-    def __init__(self, analyzer: Analyzer, lexicon: Lexicon, speller: SpellingCorrector):
+    def __init__(self, analyzer: Analyzer, lexicon: Lexicon, speller: SpellingCorrector,
+                 people: frozenset[str] = frozenset()):
+        """`people`: the names of the lexicon entries that say who a medicine is for
+        ("children", "pregnancy"; conversation.toml's `people`), which a conversation keeps."""
         self.analyzer = analyzer
         self.lexicon = lexicon
         self.speller = speller
+        self.people = people
 
     def _content(self, stems: tuple[str, ...]) -> frozenset[str]:
         return frozenset(s for s in stems if s not in self.analyzer.stopwords)
@@ -186,6 +198,8 @@ class QueryParser:
                           and m.start <= positions[0] < m.end), None)
             compares = any(m.entry.group == "comparisons" and m.start <= positions[0] < m.end
                            for m in matches)
+            person = next((m.entry.name for m in matches if m.entry.name in self.people
+                           and m.start <= positions[0] < m.end), None)
             label = " ".join(fixed[i] for i in positions)
             between = raw[previous_end + 1:positions[0]] if previous_end is not None else []
             either = "or" in between and not any(self.analyzer.is_content(w) for w in between)
@@ -195,6 +209,7 @@ class QueryParser:
                 last = query.concepts.pop()
                 label, alts = f"{last.word} or {label}", list(last.alternatives) + alts
                 entry = None if not last.is_entity else entry
+                person = person or last.person
             if entry and (raw[positions[0] - 1:positions[0]] == ["like"]
                           or raw[max(positions[0] - 2, 0):positions[0]] == ["such", "as"]):
                 # "older drugs like methotrexate": an example; the question is about older drugs
@@ -202,7 +217,7 @@ class QueryParser:
             query.concepts.append(Concept(label, tuple(dict.fromkeys(alts)),
                                           entity=entry.name if entry else None,
                                           drug=bool(entry) and entry.group == "drugs",
-                                          compares=compares,
+                                          compares=compares, person=person,
                                           aside=all(aside[i] for i in positions) if aside else False))
             previous_end = positions[-1]
         return query

@@ -15,20 +15,21 @@ MAX_TOPIC_CHARS = 200  # a topic is a few words ("side effects"); nothing longer
 
 @dataclass(frozen=True)
 class State:
-    """The medicine being discussed, what was last asked about it, and which section of the
-    article answered last, if anything."""
+    """The medicine being discussed, the person it is for, what was last asked about it, and
+    which section of the article answered last, if anything."""
     entity: str | None = None  # a medicine the lexicon knows: "methotrexate"
     topic: str | None = None  # "side effects", for "and for dupixent?"
     section: str | None = None  # the id of the section last answered from (its meaning)
+    person: str | None = None  # who it is for, as the lexicon names them: "children", "pregnancy, liver"
 
     def context(self) -> dict[str, str]:
         """The wire form: a JSON object with the fields that are set."""
         return {k: v for k, v in (("entity", self.entity), ("topic", self.topic),
-                                  ("section", self.section)) if v}
+                                  ("section", self.section), ("person", self.person)) if v}
 
     @property
     def empty(self) -> bool:
-        return not self.entity and not self.topic and not self.section
+        return not self.entity and not self.topic and not self.section and not self.person
 
 
 START = State()
