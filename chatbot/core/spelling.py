@@ -101,11 +101,16 @@ class SpellingCorrector:
         most questions are passed over at once."""
         out: list[str] = []
         joined: dict[str, str] = {}
+        # both ways compare only runs that hold a word the article and lexicon do not know
+        # (most messages have none): where none lies within reach, a position is passed over
+        unknown = [i for i, w in enumerate(words) if w not in self.known]
         i = 0
         while i < len(words):
-            name, pieces = self._name_in_pieces(words, i)
-            if not name:
-                name, pieces = self._name_by_sound(words, i)
+            name, pieces = None, 1
+            if any(i <= u < i + MAX_PIECES for u in unknown):
+                name, pieces = self._name_in_pieces(words, i)
+                if not name:
+                    name, pieces = self._name_by_sound(words, i)
             if name:
                 out.append(name)
                 joined[" ".join(words[i:i + pieces])] = name
