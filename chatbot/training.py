@@ -171,12 +171,10 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
         follow_views = {i: view(e.text, e.before) for i, e in enumerate(follow_ups)
                         if folds and e.kind != "smalltalk"}
         # one whose earlier turns left nothing to follow (the engine reads it as a first
-        # question, with the first ranker) teaches the follow-up ranker nothing; the last
-        # part of a follow-up's view is the text the model reads (dialogue.follow_text)
-        follow_views = {i: v for i, v in follow_views.items() if len(v) == 6}
-        read = rows_of([v[5] for v in follow_views.values()])
-        follow_rows = dict(zip(follow_views, read))
-        follow_views = {i: v[:5] for i, v in follow_views.items()}
+        # question, with the first ranker) teaches the follow-up ranker nothing; a
+        # follow-up's view holds the text the model reads (dialogue.follow_text)
+        follow_views = {i: v for i, v in follow_views.items() if v.follows}
+        follow_rows = dict(zip(follow_views, rows_of([v.read for v in follow_views.values()])))
         models = [fit.result() for fit in fits]
     model = models[0]
     if folds:
@@ -236,7 +234,7 @@ def train_ranker(examples: list[Example], views: dict[int, tuple],
         held = [i for i in held if examples[i].kind != "smalltalk"]
         for i, p in zip(held, batch_probabilities(model, [rows[i] for i in held])):
             probs = dict(zip(model.classes, map(float, p)))
-            for section, features in candidates(probs, *views[i]):
+            for section, features in candidates(probs, *views[i][:5]):
                 x.append(features)
                 y.append(int(section == examples[i].kind))
     if len(set(y)) < 2:

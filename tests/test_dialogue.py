@@ -403,14 +403,15 @@ def test_reading_a_follow_up_for_training_leaves_the_answer_model_alone(bot):
     model = bot.answers
     view = bot.question_view("and for kids?", ("what are the side effects of dupixent",))
     assert bot.answers is model
-    found, bar, words, previous, cues, read = view
-    assert previous == "what-are-the-side-effects-of-biologics-and-jak-inhibitors"
-    assert cues == (0.0, 0.0, 0.0)  # no medicine, no "he" or "she", but a word the article knows
+    assert view.follows
+    assert view.previous == "what-are-the-side-effects-of-biologics-and-jak-inhibitors"
+    assert view.cues == (0.0, 0.0, 0.0)  # no medicine, no "he" or "she", but a word the article knows
     # the model reads it after the topic it continues, and the medicine, which it does not name
-    assert read == "side effects dupilumab and for kids?"
+    assert view.read == "side effects dupilumab and for kids?"
     named = bot.question_view("and for adbry?", ("side effects of dupixent",))
-    assert named[4][0] == 1.0 and named[5] == "side effects and for adbry?"
-    assert len(bot.question_view("what are the side effects of dupixent")) == 3
+    assert named.cues[0] == 1.0 and named.read == "side effects and for adbry?"
+    first = bot.question_view("what are the side effects of dupixent")
+    assert not first.follows and first.previous is None and first.words == 7
 
 
 def test_welcome(bot):

@@ -14,12 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from chatbot.config import Settings
 from chatbot.core.answers import AnswerModel, answer_model_for, section_id
 from chatbot.core.classifier import buckets
-from chatbot.core.ranker import candidates, found_sections, scores
+from chatbot.core.ranker import Found, candidates, found_sections, scores
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
 from chatbot.core.highlight import highlights
@@ -84,6 +84,22 @@ BRIDGE_AT = 0.8
 # answers for 0.1 fewer wrong; at 0.3, 0.3 points fewer wrong and 0.1 fewer right.
 VETO_BELOW = 0.2
 VETO_COVERAGE = 0.99
+
+
+class QuestionView(NamedTuple):
+    """What retrieval makes of a question, as the ranker reads it (its candidates' features,
+    ranker.candidates, take the first five fields). A first question has only the first three."""
+    found: dict[str, Found]  # the sections retrieval found (ranker.found_sections)
+    bar: float  # the coverage an answer to it needs (Bot._bar)
+    words: int  # its length in words
+    previous: str | None = None  # a follow-up's: the id of the section answered last
+    cues: tuple | None = None  # ... whether it names a medicine, a person, nothing (ranker.CUES)
+    read: str | None = None  # ... the text the answer model reads (follow_text)
+
+    @property
+    def follows(self) -> bool:
+        """Whether it continues a conversation (its earlier turns left something to follow)."""
+        return self.read is not None
 
 
 @dataclass
@@ -463,12 +479,10 @@ class Bot:
         reply["confidence"] = round(probs[best], 3)
         return reply
 
-    def question_view(self, text: str, before: tuple[str, ...] = ()) -> tuple:
-        """What retrieval makes of a question, as the ranker reads it: the sections found,
-        the coverage bar for its length, and its length in words; for a follow-up (`before`:
-        the conversation's earlier turns), also the section answered last, its cues and the
-        text the answer model reads (follow_text). The earlier turns are answered without the
-        answer model (the view trains it)."""
+    def question_view(self, text: str, before: tuple[str, ...] = ()) -> QuestionView:
+        """What retrieval makes of a question, as the ranker reads it (a QuestionView). The
+        earlier turns of a follow-up (`before`) are answered without the answer model (the
+        view trains it)."""
         state = START
         if before:
             model, self._answers = self._answers, None
@@ -480,10 +494,11 @@ class Bot:
         folded = fold(text)
         query, state_now, cues = self._read(text, folded, state)
         hits, _ = self._search(query, folded, state_now)
-        view = (found_sections(hits, section_id), self._bar(text), len(words(text)))
+        view = QuestionView(found_sections(hits, section_id), self._bar(text), len(words(text)))
         if state.empty:
             return view
-        return view + (state.section, cues, follow_text(text, state, bool(cues[0])))
+        return view._replace(previous=state.section, cues=cues,
+                             read=follow_text(text, state, bool(cues[0])))
 
     def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
                 probs, before: State | None = None, cues: tuple = ()) -> dict | None:
