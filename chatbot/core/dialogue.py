@@ -80,9 +80,12 @@ BRIDGE_AT = 0.8
 # the passage holds every word of the question (VETO_COVERAGE). Out of fold (6 author folds,
 # 40 authors, 2026-12-02), against no veto: single questions right 85.4% -> 84.5%, wrong
 # 8.5% -> 6.2%, not covered refused 95.7% -> 96.5%; follow-ups right 67.6% -> 68.6%, wrong
-# 20.0% -> 16.6%. Vetoing also where the ranker agrees but is unsure cost 0.2 points of right
-# answers for 0.1 fewer wrong; at 0.3, 0.3 points fewer wrong and 0.1 fewer right.
-VETO_BELOW = 0.2
+# 20.0% -> 16.6% (at 0.2). Vetoing also where the ranker agrees but is unsure cost 0.2 points
+# of right answers for 0.1 fewer wrong. Raised to 0.5 with more authors (44, 2026-12-02):
+# questions retrieval answered where the ranker gave its section 0.2-0.5 were right 27 times
+# and wrong 27; all answerable 78.2 / 8.2 / 13.6 -> 78.1 / 7.8 / 14.2 right / wrong /
+# refused, sections without examples wrong 13.0% -> 12.7% (at 0.35: 78.0 / 8.0 / 14.0).
+VETO_BELOW = 0.5
 VETO_COVERAGE = 0.99
 # A follow-up retrieval answers is vetoed where its ranker gives retrieval's section less than
 # FOLLOW_VETO_BELOW, whichever section it prefers: out of fold (before it; 6 author folds, 44
