@@ -216,25 +216,25 @@ def _ranker_folds(examples: list[Example], fold_of: dict[str, int]
              [i for i, e in enumerate(examples) if fold_of[e.author] == g]) for g in groups]
 
 
-def train_ranker(examples: list[Example], views: dict[int, tuple],
+def train_ranker(examples: list[Example], views: dict,
                  fold_models: list[tuple[AnswerModel, list[int]]],
                  rows: list[dict[int, int]] | dict[int, dict[int, int]]) -> list[float] | None:
     """The ranker's weights (coefficients, then the intercept), or None with too little to
     learn from. Each question's candidates are described with the probabilities of an answer
     model that never saw its author (`fold_models`: a model and the examples it did not see),
-    as a question from a new patient will be, and with what retrieval made of it (`views`,
-    by example; `rows`: the buckets the model reads, by example); a candidate is right when
+    as a question from a new patient will be, and with what retrieval made of it (`views`:
+    a dialogue.QuestionView by example; `rows`: the buckets the model reads, by example); a
+    candidate is right when
     it is the question's own section, and a question the article does not cover has no
     right candidate."""
     from sklearn.linear_model import LogisticRegression
 
-    from chatbot.core.ranker import candidates
     x, y = [], []
     for model, held in fold_models:
         held = [i for i in held if examples[i].kind != "smalltalk"]
         for i, p in zip(held, batch_probabilities(model, [rows[i] for i in held])):
             probs = dict(zip(model.classes, map(float, p)))
-            for section, features in candidates(probs, *views[i][:5]):
+            for section, features in views[i].candidates(probs):
                 x.append(features)
                 y.append(int(section == examples[i].kind))
     if len(set(y)) < 2:

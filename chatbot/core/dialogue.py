@@ -99,13 +99,17 @@ FOLLOW_VETO_BELOW = 0.3
 
 class QuestionView(NamedTuple):
     """What retrieval makes of a question, as the ranker reads it (its candidates' features,
-    ranker.candidates, take the first five fields). A first question has only the first three."""
+    ranker.candidates, take all but `read`). A first question has only the first three."""
     found: dict[str, Found]  # the sections retrieval found (ranker.found_sections)
     bar: float  # the coverage an answer to it needs (Bot._bar)
     words: int  # its length in words
     previous: str | None = None  # a follow-up's: the id of the section answered last
     cues: tuple | None = None  # ... whether it names a medicine, a person, nothing (ranker.CUES)
     read: str | None = None  # ... the text the answer model reads (follow_text)
+
+    def candidates(self, probs: dict[str, float]) -> list[tuple[str, list[float]]]:
+        """Each candidate section and its features for the ranker (ranker.candidates)."""
+        return candidates(probs, self.found, self.bar, self.words, self.previous, self.cues)
 
     @property
     def follows(self) -> bool:
@@ -524,7 +528,7 @@ class Bot:
         retrieval's section has no labelled questions (an article added without examples):
         retrieval decides. A follow-up (`before`: the state the conversation was in) is
         scored by the follow-up ranker, with the section answered last as a candidate, and
-        needs FOLLOW_RANK_AT where retrieval falls short."""
+        its thresholds are FOLLOW_RANK_AT and FOLLOW_VETO_BELOW."""
         model = self.answers
         if probs is None or model is None:
             return None
