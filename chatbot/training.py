@@ -163,7 +163,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
     # the GIL, and threads start at once where processes would each import scikit-learn.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        fits = [pool.submit(_fit_answers, examples, rows, key)]  # the model itself
+        fits = [pool.submit(_fit_answers, examples, rows, key, True)]  # the model itself
         fits += [pool.submit(_fit_answers, [examples[i] for i in train], [rows[i] for i in train])
                  for train, _ in folds]  # the ranker's: each without one fold of authors
         views = {i: view(e.text) for i, e in enumerate(examples)
@@ -197,12 +197,42 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     return model
 
 
-def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str = "") -> AnswerModel:
-    """An answer model fitted on `examples`, given with their buckets (`rows`)."""
+def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str = "",
+                 passages: bool = False) -> AnswerModel:
+    """An answer model fitted on `examples`, given with their buckets (`rows`); with
+    `passages`, its passage model too (fit_passages)."""
     labels = [e.kind for e in examples]
     classes = tuple(sorted(set(labels)))
-    return to_model(*fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL),
-                    key, AnswerModel, classes)
+    vocab, tfidf, clf = fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL)
+    model = to_model(vocab, tfidf, clf, key, AnswerModel, classes)
+    if passages:
+        fit_passages(model, tfidf, examples, rows)
+    return model
+
+
+def fit_passages(model: AnswerModel, tfidf, examples: list[Example], rows: list[dict[int, int]]):
+    """The passage model (AnswerModel.passage_probabilities), kept in `model`: a logistic
+    regression over the answer model's own features (its vocabulary and TF-IDF, `tfidf`), from
+    the examples that say which passage of their section answers them (Example.passages; one
+    naming two teaches both). Returns scikit-learn's estimator (tests compare the two), or
+    None with fewer than two passages to learn or fewer than two examples a passage."""
+    from sklearn.linear_model import LogisticRegression
+
+    taught = [(i, p) for i, e in enumerate(examples) for p in e.passages]
+    passages = len({p for _, p in taught})
+    if passages < 2 or len(taught) < 2 * passages:
+        return None
+    x = tfidf.transform(_matrix([rows[i] for i, _ in taught], model.vocab))
+    clf = LogisticRegression(C=ANSWER_C, solver=ANSWER_SOLVER, tol=ANSWER_TOL,
+                             max_iter=MAX_ITER, random_state=0)
+    clf.fit(x, np.array([p for _, p in taught]))
+    coef, intercept = clf.coef_, clf.intercept_
+    if len(clf.classes_) == 2:  # scikit-learn keeps one row for two classes: the softmax's other is 0
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    model.extra["passages"] = [str(c) for c in clf.classes_]
+    model.arrays.update(passage_coef=coef, passage_intercept=intercept)
+    return clf
 
 
 def _ranker_folds(examples: list[Example], fold_of: dict[str, int]

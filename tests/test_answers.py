@@ -1,6 +1,7 @@
 """The answer model answers what retrieval would refuse, and only that."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from chatbot.config import Settings
@@ -116,3 +117,93 @@ def test_a_section_without_examples_is_not_answered_by_the_models_favourite_amon
     bot.answers = model
     reply, _ = bot.reply(question, None)
     assert reply["kind"] == "no_answer"
+
+
+def test_an_example_teaches_the_passages_of_its_section_holding_the_words_it_expects(tmp_path):
+    """Which passage of a section a question wants is what its expected words say: the
+    passages holding one of them, unless that is every passage of the section or none."""
+    import json
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus,
+                    ignore=shutil.ignore_patterns("models", "*_questions.jsonl"))
+    older = "systemic-immunomodulators-eczema/what-are-the-side-effects-of-the-older-drugs"
+    first = "systemic-immunomodulators-eczema/what-are-systemic-immunomodulators"
+    rows = [(older, ["Methotrexate can cause"]), (older, ["MYCOPHENOLATE  mofetil can cause",
+                                                          "Methotrexate can cause"]),
+            (older, ["not words of the article"]), (first, ["medication"])]  # in both its passages
+    (corpus / "examples" / "my_questions.jsonl").write_text("".join(
+        json.dumps({"id": f"M{i}", "author": "me", "turns": ["which one?"], "section": section,
+                    "expect": {"kind": "answer", "any": phrases}}) + "\n"
+        for i, (section, phrases) in enumerate(rows)))
+    bot = load_bot(Settings(corpus_dir=corpus, cache_dir=None))
+    holding = {w: next(p.id for p in bot.passages if p.text.lower().startswith(w))
+               for w in ("methotrexate can cause", "mycophenolate mofetil can cause")}
+    taught = [e.passages for e in answer_examples(corpus)]
+    assert taught == [(holding["methotrexate can cause"],),
+                      (holding["methotrexate can cause"], holding["mycophenolate mofetil can cause"]),
+                      (), ()]
+
+
+@pytest.fixture(scope="module")
+def passage_fit():
+    """An answer model and its passage model fitted on a third of the questions, with the
+    scikit-learn steps they came from."""
+    from chatbot.core.answers import AnswerModel
+    from chatbot.training import (ANSWER_C, ANSWER_SOLVER, ANSWER_TOL, fit_passages,
+                                  fit_pipeline, rows_of, to_model)
+    examples = answer_examples(ROOT / "corpus")[::3]
+    rows = rows_of(e.text for e in examples)
+    labels = [e.kind for e in examples]
+    vocab, tfidf, clf = fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL)
+    model = to_model(vocab, tfidf, clf, "", AnswerModel, tuple(sorted(set(labels))))
+    return model, tfidf, fit_passages(model, tfidf, examples, rows)
+
+
+def test_passage_probabilities_equal_scikit_learns_among_the_passages_offered(passage_fit):
+    from chatbot.core.classifier import buckets
+    from chatbot.training import _matrix
+    model, tfidf, clf = passage_fit
+    among = list(clf.classes_[:5])
+    texts = [e.text for e in answer_examples(ROOT / "corpus")[1::97]] + ["zzqx", ""]
+    expected = clf.predict_proba(tfidf.transform(_matrix([buckets(t) for t in texts], model.vocab)))
+    expected = expected[:, :5] / expected[:, :5].sum(axis=1, keepdims=True)
+    got = np.array([model.passage_probabilities(t, among) for t in texts])
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    # a passage no example taught gets nothing; none taught at all: no choice to make
+    assert model.passage_probabilities(texts[0], among + ["article/section/99"])[-1] == 0.0
+    assert model.passage_probabilities(texts[0], ["article/section/99"]) is None
+
+
+def test_the_passage_model_survives_the_round_trip(passage_fit, tmp_path):
+    from chatbot.core.answers import AnswerModel
+    model, _, clf = passage_fit
+    model.save(tmp_path / "answers.npz")
+    again = AnswerModel.load(tmp_path / "answers.npz")
+    among = list(clf.classes_)
+    for text in ("does methotrexate cause hair loss", "pink eye from dupixent?"):
+        np.testing.assert_allclose(again.passage_probabilities(text, among),
+                                   model.passage_probabilities(text, among), atol=1e-5)
+
+
+def test_the_saved_answer_model_carries_the_passage_model(bot):
+    known = bot.answers.extra["passages"]
+    assert len(known) > 20 and set(known) <= {p.id for p in bot.passages}
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("are older people more at risk on these", "all of these older drugs pose a higher risk"),
+])
+def test_within_its_section_the_passage_is_the_one_the_question_wants(fresh, text, phrase):
+    """Retrieval alone offers the section's first passage; the passage model the one these
+    words ask about."""
+    model = fresh.answers
+    taught = model.extra.pop("passages")
+    try:
+        alone, _ = fresh.reply(text, {})
+    finally:
+        model.extra["passages"] = taught
+    learned, _ = fresh.reply(text, {})
+    assert alone["source"]["section"] == learned["source"]["section"]
+    assert phrase not in alone["text"].lower() and phrase in learned["text"].lower()

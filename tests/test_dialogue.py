@@ -214,7 +214,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # the older drugs' risks, or prednisone's own passage in the section comparing them (the
     # ranker, retrained on sets AL and AM, is 0.86 sure of that section)
     ("why are older drugs like prednisone riskier",
-     ("higher risk of infections and cancer", "Prednisone may also have numerous unwanted")),
+     ("higher risk of infections and cancer", "Prednisone may also have numerous unwanted",
+      "block the immune system more broadly")),
     ("how safe is dupixent over many years", "hard to say"),
     ("I reacted badly to adbry before, can I try it again", "strictly avoid further use"),
     ("is cyclosporine hard on the kidneys", "kidney damage"),

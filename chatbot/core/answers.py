@@ -11,15 +11,24 @@ Examples are keyed by passage: an answerable example names the Q&A passage (the 
 section) that answers it, `"section": "<article>/<section-slug>"`, the same id as the
 article page's anchor (/article/<article>#<section-slug>). A clinic editing an example sees
 which passage it teaches; a section renamed or removed makes `chatbot check` and training
-stop with the file and line of every example that still names it. The words an example
-expects in the reply (`expect.any`) are for scoring replies, not for labels.
+stop with the file and line of every example that still names it.
+
+A section's answer may run to several passages (paragraphs, or a list per medicine), and
+which of them a question wants is what the words it expects in the reply (`expect.any`)
+say: the passages holding one of them. The same model, over the same features, also learned
+P(passage | question) from those (`passage_probabilities`), so that "does azathioprine hurt
+the liver" gets azathioprine's list rather than the section's first passage.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
+import numpy as np
+
 from chatbot.core.classifier import TextClassifier, saved_or_trained
-from chatbot.core.corpus import CorpusError, load_corpus, slugify
+from chatbot.core.corpus import CorpusError, lead_ins, load_corpus, slugify
 from chatbot.core.examples import EXAMPLES_DIR, Example, read_jsonl
 
 ANSWER_MODEL_FILE = Path("models") / "answers.npz"
@@ -39,6 +48,21 @@ class AnswerModel(TextClassifier):
         """The ranker of follow-ups (questions read with the conversation before them)."""
         return self.extra.get("follow_ranker")
 
+    def passage_probabilities(self, text: str, among: list[str],
+                              counts: dict[int, int] | None = None) -> list[float] | None:
+        """P(passage | the question, one of `among`) for each passage id in `among`, from the
+        passage model trained with this one (same features); None when it knows none of
+        them (a model without one, or passages no example taught)."""
+        known = self.extra.get("passages") or []
+        rows = [known.index(p) if p in known else -1 for p in among]
+        if "passage_coef" not in self.arrays or all(r < 0 for r in rows):
+            return None
+        idx, w = self.vector(text, counts)
+        z = self.arrays["passage_coef"][:, idx] @ w + self.arrays["passage_intercept"]
+        e = np.exp(z - z.max())
+        p = np.array([e[r] if r >= 0 else 0.0 for r in rows])
+        return [float(v) for v in p / p.sum()]
+
 
 def answer_files(corpus_dir: Path) -> list[Path]:
     """What the answer model depends on: the labelled questions and the articles."""
@@ -56,8 +80,10 @@ def answer_examples(corpus_dir: Path, follow_ups: bool = False) -> list[Example]
     no_answer / smalltalk; with `follow_ups`, also the last turns of conversations, each with
     its earlier turns (Example.before), which teach the follow-up ranker. Raises CorpusError
     for an example naming an unknown section."""
+    documents = load_corpus(corpus_dir)
     known = {f"{slugify(d.path.stem)}/{section_id(s)}": section_id(s)
-             for d in load_corpus(corpus_dir) for s in d.sections}
+             for d in documents for s in d.sections}
+    replies = _replies(documents)
     out: list[Example] = []
     for path in sorted((corpus_dir / EXAMPLES_DIR).glob("*_questions.jsonl")):
         for n, row in read_jsonl(path):
@@ -67,8 +93,35 @@ def answer_examples(corpus_dir: Path, follow_ups: bool = False) -> list[Example]
                 continue
             if len(turns) == 1 or follow_ups:
                 out.append(Example(turns[-1], label, str(row.get("author", "")),
-                                   f"{path.name}:{n}", tuple(turns[:-1])))
+                                   f"{path.name}:{n}", tuple(turns[:-1]),
+                                   _passages(row, replies.get(row.get("section"), []))))
     return out
+
+
+def _flat(text: str) -> str:
+    """Text as compared with an expected phrase: lower case, straight quotes, single spaces."""
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+
+
+def _replies(documents) -> dict[str, list[tuple[str, str]]]:
+    """Per section (as examples name it), each passage's id and the text of its reply (with
+    the paragraph a lead-in is answered with), flattened."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for d in documents:
+        follow = lead_ins(d.passages)
+        for p in d.passages:
+            text = p.text + (" " + follow[p.id].text if p.id in follow else "")
+            out.setdefault(f"{slugify(d.path.stem)}/{section_id(p.section)}", []).append(
+                (p.id, _flat(text)))
+    return out
+
+
+def _passages(row: dict, passages: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The passages of an answerable example's section that hold a phrase it expects: which
+    of them it teaches. None where that is no choice (every passage, or none, holds one)."""
+    phrases = [_flat(a) for a in (row.get("expect") or {}).get("any") or [] if isinstance(a, str)]
+    hold = tuple(pid for pid, text in passages if any(a and a in text for a in phrases))
+    return hold if len(hold) < len(passages) else ()
 
 
 def _label(row: dict, known: dict[str, str], path: Path, n: int) -> str | None:

@@ -145,6 +145,9 @@ def _read_digests(cache_dir: Path | None) -> dict:
         return {}
 
 
+ARRAY_PREFIX = "array_"  # a model's named arrays (TextClassifier.arrays) in its .npz file
+
+
 class TextClassifier:
     """A multinomial logistic regression over sublinear TF-IDF of hashed features,
     evaluated with numpy exactly as scikit-learn would (tests compare the two)."""
@@ -161,6 +164,7 @@ class TextClassifier:
         self.key = key
         self.classes = tuple(classes) or self.classes
         self.extra: dict = {}  # small JSON-safe parameters a subclass keeps with the model
+        self.arrays: dict[str, np.ndarray] = {}  # ... and named arrays (float32 on disk)
 
     # -- files ----------------------------------------------------------------
 
@@ -170,7 +174,8 @@ class TextClassifier:
             np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
                      coef=self.coef.astype(np.float32), intercept=self.intercept,
                      meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes),
-                                               "extra": self.extra})))
+                                               "extra": self.extra})),
+                     **{ARRAY_PREFIX + k: v.astype(np.float32) for k, v in self.arrays.items()})
 
     @classmethod
     def load(cls, path: Path):
@@ -185,6 +190,8 @@ class TextClassifier:
                 model = cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
                             classes)
                 model.extra = meta.get("extra") or {}
+                model.arrays = {k[len(ARRAY_PREFIX):]: z[k].astype(np.float64)
+                                for k in z.files if k.startswith(ARRAY_PREFIX)}
                 return model
         except FileNotFoundError:
             raise CorpusError(path, 0, "no trained model; run `chatbot train`") from None

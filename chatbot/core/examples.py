@@ -29,6 +29,7 @@ class Example:
     author: str
     where: str  # file:line, for messages a clinic can act on
     before: tuple[str, ...] = ()  # a follow-up's earlier turns, in order (answer examples)
+    passages: tuple[str, ...] = ()  # the passages of its section that answer it (answer examples)
 
 
 def example_files(corpus_dir: Path) -> list[Path]:

@@ -61,6 +61,7 @@ class Query:
     concepts: list[Concept] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)  # medicines named (generic names), in order
     corrected: dict[str, str] = field(default_factory=dict)  # typo -> correction
+    definition: bool = False  # asks what one thing is ("what are biologics?"): see Index.search
 
     @property
     def terms(self) -> list[str]:
@@ -81,7 +82,8 @@ class Query:
 
     def extended(self, concepts: list[Concept], entities: list[str] = ()) -> "Query":
         """This query plus concepts carried over from earlier turns."""
-        return Query(self.text, self.concepts + concepts, self.entities + list(entities), self.corrected)
+        return Query(self.text, self.concepts + concepts, self.entities + list(entities),
+                     self.corrected, self.definition)
 
 
 class QueryParser:

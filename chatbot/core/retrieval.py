@@ -251,11 +251,12 @@ class Index:
             acc += hit
         return acc / len(named) if named else acc
 
-    def search(self, query: Query, k: int = 5, definition: bool = False) -> list[Hit]:
-        """The k best passages, best first; empty when the query has no content words."""
+    def search(self, query: Query, k: int = 5) -> list[Hit]:
+        """The k best passages, best first; empty when the query has no content words. A
+        question asking what one thing is (Query.definition) weighs the section question more."""
         if not query.concepts:
             return []
-        w = DEFINITION_WEIGHTS if definition else WEIGHTS
+        w = DEFINITION_WEIGHTS if query.definition else WEIGHTS
         weights = [self.weight(c) for c in query.concepts]
         bm25 = self.bm25.get_scores(query.terms)
         coverage = self.coverage(query, self.terms_col, weights, self.naming_all(query))
