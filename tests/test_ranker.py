@@ -59,6 +59,20 @@ def test_the_saved_answer_model_carries_the_ranker():
     assert model.ranker[FEATURES.index("p_section")] > 0
 
 
+def test_a_ranker_trained_on_other_features_is_left_unused(bot):
+    """A model saved by code with other ranker features (its data unchanged, so its key still
+    matches) answers without that ranker rather than failing every follow-up."""
+    from chatbot.config import Settings
+    from chatbot.core import load_bot
+    fresh = load_bot(Settings(reply_cache_size=0, cache_dir=None))
+    model = fresh.answers
+    model.extra["follow_ranker"] = model.extra["follow_ranker"][:-3] + [0.0]
+    assert model.follow_ranker is None and model.ranker is not None
+    _, state = fresh.reply("what are the side effects of prednisone", {})
+    reply, _ = fresh.reply("and methotrexate?", state)
+    assert reply["kind"] == "answer" and "methotrexate" in reply["text"].lower()
+
+
 def test_the_saved_answer_model_carries_the_follow_up_ranker():
     model = AnswerModel.load(ROOT / "corpus" / ANSWER_MODEL_FILE)
     assert model.follow_ranker and len(model.follow_ranker) == len(FOLLOW_UP_FEATURES) + 1

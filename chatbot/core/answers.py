@@ -30,6 +30,7 @@ import numpy as np
 from chatbot.core.classifier import TextClassifier, saved_or_trained
 from chatbot.core.corpus import CorpusError, lead_ins, load_corpus, slugify
 from chatbot.core.examples import EXAMPLES_DIR, Example, read_jsonl
+from chatbot.core.ranker import FEATURES, FOLLOW_UP_FEATURES
 
 ANSWER_MODEL_FILE = Path("models") / "answers.npz"
 NOT_COVERED, SMALLTALK = "no_answer", "smalltalk"
@@ -41,12 +42,14 @@ class AnswerModel(TextClassifier):
 
     @property
     def ranker(self) -> list[float] | None:
-        return self.extra.get("ranker")
+        """The ranker's weights (ranker.FEATURES, then the intercept); None without one, or
+        one trained on other features (by older code: `chatbot train` makes a new one)."""
+        return _weights(self.extra.get("ranker"), FEATURES)
 
     @property
     def follow_ranker(self) -> list[float] | None:
         """The ranker of follow-ups (questions read with the conversation before them)."""
-        return self.extra.get("follow_ranker")
+        return _weights(self.extra.get("follow_ranker"), FOLLOW_UP_FEATURES)
 
     def passage_probabilities(self, text: str, among: list[str],
                               counts: dict[int, int] | None = None) -> list[float] | None:
@@ -62,6 +65,11 @@ class AnswerModel(TextClassifier):
         e = np.exp(z - z.max())
         p = np.array([e[r] if r >= 0 else 0.0 for r in rows])
         return [float(v) for v in p / p.sum()]
+
+
+def _weights(weights: list[float] | None, features: tuple[str, ...]) -> list[float] | None:
+    """A ranker's weights when they fit these features (one each and an intercept)."""
+    return weights if weights and len(weights) == len(features) + 1 else None
 
 
 def answer_files(corpus_dir: Path) -> list[Path]:
