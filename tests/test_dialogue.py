@@ -121,17 +121,14 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     # "he" after describing someone keeps what was said about him
     (["my son is 6 and his eczema is really bad", "could he take one of these?"],
      "Young children"),
-    # what to watch out for, after naming a medicine, is its side effects
-    pytest.param(["my daughter is on methotrexate", "what should we watch out for"], "mouth sores",
-                 marks=pytest.mark.xfail(strict=True, reason="the follow-up ranker gives "
-                                         "retrieval's section 0.25, under FOLLOW_VETO_BELOW")),
+    # what to watch out for, after naming a medicine, is its side effects (the answer model
+    # learned from follow-ups read with their conversation: it was vetoed before)
+    (["my daughter is on methotrexate", "what should we watch out for"], "mouth sores"),
     # a new medicine in the same situation: the answer model reads it after the topic, and
     # the section on who should not take them answers (its passage on pregnancy names only
     # methotrexate, so the section's general passage may be the one shown)
-    pytest.param(["my daughter is pregnant, can she use methotrexate", "what about cyclosporine"],
-                 ("pregnant or nursing", "Not everyone is a suitable candidate"),
-                 marks=pytest.mark.xfail(strict=True, reason="the follow-up ranker gives the "
-                                         "section 0.70, under FOLLOW_RANK_AT: not covered")),
+    (["my daughter is pregnant, can she use methotrexate", "what about cyclosporine"],
+     ("pregnant or nursing", "Not everyone is a suitable candidate")),
     # the ranker is sure of the section; its passage on diabetes leaves out "eczema" and
     # "flare", words of the earlier turn that the section uses elsewhere (BRIDGE_AT)
     (["my mom has diabetes and they gave her prednisone for an eczema flare",

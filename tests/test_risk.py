@@ -122,3 +122,21 @@ def test_the_risk_model_also_learns_the_sentences_of_ordinary_messages():
     assert [(e.text, e.kind) for e in got[3:]] == [
         ("I do hope this is no bother.", "none"), ("Is Rinvoq a tablet?", "none"),
         ("My son takes it.", "none")]
+
+
+def test_a_fit_started_from_the_saved_model_reaches_the_same_model_sooner(examples):
+    """A clinic adds a few examples: training starts from the model saved before."""
+    base = examples[::7]
+    rows = [buckets(e.text) for e in base]
+    before = to_model(*fit_pipeline(rows, [e.kind for e in base], C, CLASS_WEIGHT))
+    more = base + examples[3::97]
+    rows += [buckets(e.text) for e in examples[3::97]]
+    labels = [e.kind for e in more]
+    _, tfidf, cold = fit_pipeline(rows, labels, C, CLASS_WEIGHT)
+    vocab, _, warm = fit_pipeline(rows, labels, C, CLASS_WEIGHT, start=before)
+    _, _, exact = fit_pipeline(rows, labels, C, CLASS_WEIGHT, tol=1e-8)  # the optimum itself
+    assert warm.n_iter_[0] < cold.n_iter_[0]
+    x = tfidf.transform(_matrix(rows[::13], vocab))
+    off = {name: np.abs(fit.predict_proba(x) - exact.predict_proba(x)).max()
+           for name, fit in (("warm", warm), ("cold", cold))}
+    assert off["warm"] <= off["cold"] and off["warm"] < 0.01, off

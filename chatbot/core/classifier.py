@@ -164,7 +164,7 @@ class TextClassifier:
         self.key = key
         self.classes = tuple(classes) or self.classes
         self.extra: dict = {}  # small JSON-safe parameters a subclass keeps with the model
-        self.arrays: dict[str, np.ndarray] = {}  # ... and named arrays (float32 on disk)
+        self.arrays: dict[str, np.ndarray] = {}  # ... and named arrays (float32 once saved)
 
     # -- files ----------------------------------------------------------------
 
@@ -190,7 +190,7 @@ class TextClassifier:
                 model = cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
                             classes)
                 model.extra = meta.get("extra") or {}
-                model.arrays = {k[len(ARRAY_PREFIX):]: z[k].astype(np.float64)
+                model.arrays = {k[len(ARRAY_PREFIX):]: z[k]  # float32: read as saved
                                 for k in z.files if k.startswith(ARRAY_PREFIX)}
                 return model
         except FileNotFoundError:
