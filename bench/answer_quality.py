@@ -6,7 +6,8 @@ questions (the ranker from inner folds of those authors, as `chatbot train` does
 engine answers this fold's conversations three ways: retrieval alone, retrieval with the
 answer model as a rescue (both rankers taken out: the first questions' and the follow-ups'),
 and the engine as it ships (the rankers). Reported apart: answerable questions answered right, answered with a wrong passage,
-refused; questions the article does not cover that were refused; small talk. The shared dev
+refused (and of those refused, how often the question that answers was among the reply's
+suggestions); questions the article does not cover that were refused; small talk. The shared dev
 cases (tests/shared/eval, never trained on) are scored with the model trained on everything.
 A new article has no labelled questions: with every example of a third of the sections
 withheld in turn, the engine must answer those sections' questions at least as well as
@@ -32,7 +33,7 @@ from common import DEV_CASES, Result  # noqa: E402
 
 from chatbot.config import Settings  # noqa: E402
 from chatbot.core import load_bot  # noqa: E402
-from chatbot.core.answers import answer_examples  # noqa: E402
+from chatbot.core.answers import answer_examples, section_id  # noqa: E402
 from chatbot.core.examples import author_folds  # noqa: E402
 from chatbot.training import train_answers  # noqa: E402
 
@@ -53,7 +54,9 @@ def outcome(bot, case: dict) -> str:
     expect = case["expect"]
     if expect["kind"] == "answer":
         if reply["kind"] != "answer":
-            return "refused"
+            section = case.get("section", "").split("/")[-1]
+            offered = any(section_id(s) == section for s in reply["suggestions"])
+            return "refused_offered" if section and offered else "refused"
         text = reply["text"].lower()
         return "right" if any(p.lower() in text for p in expect["any"]) else "wrong"
     if expect["kind"] == "no_answer":
@@ -63,11 +66,14 @@ def outcome(bot, case: dict) -> str:
 
 def summary(outcomes: list[tuple[dict, str]]) -> dict:
     c, n = Counter(o for _, o in outcomes), Counter()
+    offered = c["refused_offered"]  # refused, with the question that answers among the suggestions
+    c["refused"] += offered
     for case, _ in outcomes:
         n[case["expect"]["kind"]] += 1
     pct = lambda k, of: round(100 * c[k] / n[of], 1) if n[of] else None  # noqa: E731
     return {"answerable": n["answer"], "right_pct": pct("right", "answer"),
             "wrong_pct": pct("wrong", "answer"), "refused_pct": pct("refused", "answer"),
+            "refused_right_offered_pct": round(100 * offered / c["refused"], 1) if c["refused"] else None,
             "not_covered": n["no_answer"], "not_covered_refused_pct": pct("refused_ok", "no_answer"),
             "smalltalk": n["smalltalk"], "smalltalk_pct": round(100 * sum(
                 1 for case, o in outcomes if case["expect"]["kind"] == "smalltalk" and o == "ok")

@@ -238,7 +238,8 @@ def answer_section(d: dict) -> list[str]:
     """Answers on authors the answer model never saw, with and without the model."""
     x = {"with_ranker": None, **d["data"]}
     rows = [[label, f"{g['right_pct']}%", f"{g['wrong_pct']}%", f"{g['refused_pct']}%",
-             f"{g['not_covered_refused_pct']}%", f"{g['smalltalk_pct']}%"]
+             f"{g['refused_right_offered_pct']}%" if g.get("refused_right_offered_pct") is not None
+             else "-", f"{g['not_covered_refused_pct']}%", f"{g['smalltalk_pct']}%"]
             for label, g in (("retrieval alone", x["retrieval_alone"]),
                              ("retrieval + answer model as a rescue", x["with_answer_model"]),
                              ("**+ the rankers, for first questions and follow-ups (the engine)**", x["with_ranker"]),
@@ -249,7 +250,7 @@ def answer_section(d: dict) -> list[str]:
     new = x.get("sections_without_examples")
     if new:
         rows += [[f"sections without examples (a new article), {label}", f"{h['right_pct']}%",
-                  f"{h['wrong_pct']}%", f"{h['refused_pct']}%", "-", "-"]
+                  f"{h['wrong_pct']}%", f"{h['refused_pct']}%", "-", "-", "-"]
                  for label, h in (("retrieval alone", new["retrieval_alone"]),
                                   ("the engine", new["engine"]))]
     return ["## Answers on authors the answer model never saw", "",
@@ -262,7 +263,8 @@ def answer_section(d: dict) -> list[str]:
             f"turn (with the fold's authors), {new['engine']['answerable'] if new else 0:,} "
             "questions those sections answer.", "",
             table(["engine", "answerable: right", "wrong passage", "refused",
-                   "not covered: refused", "small talk"], rows), ""]
+                   "of those refused: the right question suggested", "not covered: refused",
+                   "small talk"], rows), ""]
 
 
 ATTACK_LABELS = {

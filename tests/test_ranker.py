@@ -80,8 +80,9 @@ def test_the_saved_answer_model_carries_the_follow_up_ranker():
 
 def test_the_follow_up_ranker_learns_from_conversations_only(bot):
     """Trained from the last turns of labelled conversations, each read with the state its
-    earlier turns left; without conversations there is none, and the answer model itself
-    never learns from a follow-up's last turn alone ("and for kids?")."""
+    earlier turns left; without conversations there is none. The answer model learns from a
+    follow-up as the engine reads it (after the conversation's topic and medicine), never
+    from its last turn alone ("and for kids?"): without the replay there is nothing to learn."""
     examples = answer_examples(ROOT / "corpus", follow_ups=True)
     conversing = Counter(e.author for e in examples if e.before)
     asking = {e.author for e in examples if not e.before}
@@ -93,7 +94,10 @@ def test_the_follow_up_ranker_learns_from_conversations_only(bot):
     assert model.follow_ranker and len(model.follow_ranker) == len(FOLLOW_UP_FEATURES) + 1
     alone = train_answers([e for e in some if not e.before], view=bot.question_view, jobs=1)
     assert alone.follow_ranker is None
-    assert model.classes == alone.classes and np.array_equal(model.coef, alone.coef)
+    assert model.classes == alone.classes and not np.array_equal(model.coef, alone.coef)
+    unread = train_answers(some, jobs=1)  # no view: no replay, no follow-up read
+    singles = train_answers([e for e in some if not e.before], jobs=1)
+    assert unread.follow_ranker is None and np.array_equal(unread.coef, singles.coef)
 
 
 def test_the_ranker_learns_from_unseen_authors_and_needs_more_than_one(bot):
@@ -127,3 +131,18 @@ def test_the_ranker_reads_many_questions_at_once_as_the_model_reads_one():
     batch = batch_probabilities(model, [buckets(t) for t in texts])
     one = np.array([model.probabilities(t) for t in texts])
     assert batch.shape == one.shape and np.allclose(batch, one, atol=1e-6)
+
+
+def test_a_question_the_ranker_is_too_unsure_to_answer_offers_its_likeliest_section(bot):
+    """Refused, but the section the ranker liked best (from SUGGEST_AT) is the first
+    suggestion: one tap answers it."""
+    from chatbot.core.dialogue import RANK_AT, SUGGEST_AT
+    from chatbot.core.ranker import scores
+    text = "is eczema something I'll have for life"
+    reply, _ = bot.reply(text, {})
+    scored = scores(bot.answers.ranker,
+                    bot.question_view(text).candidates(bot._probabilities(text, None)))
+    top = max(scored, key=scored.get)
+    assert reply["kind"] == "no_answer" and SUGGEST_AT <= scored[top] < RANK_AT
+    assert reply["suggestions"][0] == bot.section_by_id[top]
+    assert reply["confidence"] == pytest.approx(scored[top], abs=1e-3)

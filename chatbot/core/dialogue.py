@@ -95,6 +95,9 @@ VETO_COVERAGE = 0.99
 # examples wrong 13.4% -> 13.0%. Vetoing only where the ranker prefers another section (as
 # for first questions): 78.2 / 8.4 / 13.4; at 0.4: 78.0 / 8.1 / 14.0.
 FOLLOW_VETO_BELOW = 0.3
+# A question the ranker was too unsure of to answer is "not covered", but the sections it gave
+# at least SUGGEST_AT lead its suggestions (a tapped suggestion always answers).
+SUGGEST_AT = 0.2
 # Within the section that answers, the passage is the one with the best mix of the passage
 # model's probability (AnswerModel.passage_probabilities, among the section's passages on the
 # medicine asked about) and retrieval's score (scaled 0-1 among them), weighing the model
@@ -570,21 +573,27 @@ class Bot:
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:
                 return None
         elif chosen is None or scored[chosen] < (RANK_AT if before is None else FOLLOW_RANK_AT):
-            return self._refusal(folded, query, scored.get(chosen, 0.0), probs)
+            return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
         inside = self._answerable(self.section_by_id.get(chosen), query,
                                   bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
-            return None if cleared else self._refusal(folded, query, 0.0, probs)
+            return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
         reply = self._answer(inside, query, read or text)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
 
-    def _refusal(self, folded: str, query: Query, confidence: float, probs) -> dict:
+    def _refusal(self, folded: str, query: Query, confidence: float, probs,
+                 scored: dict[str, float] | None = None) -> dict:
         """What the ranker gives where no section answers: small talk the model is sure of,
-        else "not covered" with questions the article does cover."""
+        else "not covered" with questions the article does cover, first those of the
+        sections the ranker gave at least SUGGEST_AT (`scored`): one tap answers a question
+        it was too unsure of to answer itself."""
+        likely = [self.section_by_id[s] for s, p in sorted((scored or {}).items(),
+                                                           key=lambda sp: -sp[1])
+                  if p >= SUGGEST_AT and s in self.section_by_id]
+        suggestions = list(dict.fromkeys(likely + self._covered_suggestions(query)))
         return self._learned_smalltalk(folded, probs) or self._message(
-            "no_answer", self.talk.no_answer, round(confidence, 3),
-            self._covered_suggestions(query))
+            "no_answer", self.talk.no_answer, round(confidence, 3), suggestions)
 
     def _learned_smalltalk(self, folded: str, probs) -> dict | None:
         """Small talk the patterns did not read ("ty fr", "hey im jess"), when the answer model
