@@ -20,13 +20,13 @@ Nothing here imports Flask, and nothing is written anywhere.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatbot.config import Settings
+from chatbot.core.answers import phrase_form
 from chatbot.core.state import State
 
 # chat_eval.py's --max-words default: an answer longer than this fails.
@@ -171,11 +171,7 @@ def _case(obj: Any, path: Path, number: int) -> Case:
 
 # ---- judging: chat_eval.py's rules ------------------------------------------------------
 
-def norm(text: str) -> str:
-    """Lower-cased, curly quotes made straight, white space folded (as chat_eval.py)."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
-    text = text.replace("\u201c", '"').replace("\u201d", '"')
-    return re.sub(r"\s+", " ", text.lower()).strip()
+norm = phrase_form  # lower-cased, curly quotes made straight, white space folded (as chat_eval.py)
 
 
 def judge(reply: dict, expect: dict, max_words: int = MAX_WORDS) -> str | None:

@@ -21,9 +21,8 @@ the liver" gets azathioprine's list rather than the section's first passage.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -106,9 +105,12 @@ def answer_examples(corpus_dir: Path, follow_ups: bool = False) -> list[Example]
     return out
 
 
-def _flat(text: str) -> str:
-    """Text as compared with an expected phrase: lower case, straight quotes, single spaces."""
-    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+def phrase_form(text: str) -> str:
+    """Text as an expected phrase is compared with a reply (the shared scorer's rule,
+    chat_eval.py's norm): lower case, curly quotes made straight, white space folded."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = text.replace("\u201c", '"').replace("\u201d", '"')
+    return re.sub(r"\s+", " ", text.lower()).strip()
 
 
 def _replies(documents) -> dict[str, list[tuple[str, str]]]:
@@ -120,14 +122,14 @@ def _replies(documents) -> dict[str, list[tuple[str, str]]]:
         for p in d.passages:
             text = p.text + (" " + follow[p.id].text if p.id in follow else "")
             out.setdefault(f"{slugify(d.path.stem)}/{section_id(p.section)}", []).append(
-                (p.id, _flat(text)))
+                (p.id, phrase_form(text)))
     return out
 
 
 def _passages(row: dict, passages: list[tuple[str, str]]) -> tuple[str, ...]:
     """The passages of an answerable example's section that hold a phrase it expects: which
     of them it teaches. None where that is no choice (every passage, or none, holds one)."""
-    phrases = [_flat(a) for a in (row.get("expect") or {}).get("any") or [] if isinstance(a, str)]
+    phrases = [phrase_form(a) for a in (row.get("expect") or {}).get("any") or [] if isinstance(a, str)]
     hold = tuple(pid for pid, text in passages if any(a and a in text for a in phrases))
     return hold if len(hold) < len(passages) else ()
 

@@ -111,6 +111,14 @@ SUGGEST_AT = 0.2
 PASSAGE_WEIGHT = 0.65
 
 
+class Reading(NamedTuple):
+    """The text the answer model reads for a message (the message, or a follow-up's
+    follow_text) and its buckets when they were computed already: the passage model reads
+    the same features, so a message is hashed once."""
+    text: str
+    counts: dict[int, int] | None = None
+
+
 class QuestionView(NamedTuple):
     """What retrieval makes of a question, as the ranker reads it (its candidates' features,
     ranker.candidates, take all but `read`). A first question has only the first three."""
@@ -400,10 +408,12 @@ class Bot:
         # (learned from conversations), else it is left to retrieval's bar and the rescue
         follow_ranker = not opening and self.answers is not None and self.answers.follow_ranker
         # the model reads a follow-up with what it continues (follow_text)
-        read = text if opening else follow_text(text, before, bool(cues[0]))
+        read = Reading(text if opening else follow_text(text, before, bool(cues[0])))
+        read = read._replace(counts=counts if read.text == text else None)
         if follow_ranker:
-            if read != text:
-                probs = self._probabilities(read, None)
+            if read.text != text:
+                read = read._replace(counts=buckets(read.text))
+                probs = self._probabilities(read.text, read.counts)
             else:
                 probs = alone if alone is not None else self._probabilities(text, counts)
         elif opening or short:
@@ -475,20 +485,24 @@ class Bot:
             return None
         return dict(zip(self.answers.classes, map(float, self.answers.probabilities(text, counts))))
 
-    def _answerable(self, section: str, query: Query, bridge: bool = False) -> list[Hit]:
-        """The section's passages that may answer this query, best first: those naming the
-        medicine asked about and leaving out no word of the question the article uses; if
-        none and `bridge`, those leaving out no word of it that the section itself uses."""
-        hits = [h for h in self.index.search(query, k=len(self.passages))
+    def _on_topic(self, section: str, query: Query) -> list[Hit]:
+        """The section's passages naming the medicine asked about, best first (one search of
+        every passage, shared by _answerable and _passage)."""
+        return [h for h in self.index.search(query, k=len(self.passages))
                 if h.passage.section == section and h.on_topic]
-        strict = [h for h in hits
+
+    def _answerable(self, on_topic: list[Hit], query: Query, bridge: bool = False) -> list[Hit]:
+        """Of a section's passages on the medicine asked about (_on_topic), those that may
+        answer this query: leaving out no word of the question the article uses; if none and
+        `bridge`, those leaving out no word of it that the section itself uses."""
+        strict = [h for h in on_topic
                   if not self.index.contradicts(query, self.passage_index[h.passage.id])]
         if strict or not bridge:
             return strict
-        return [h for h in hits if not self.index.contradicts(
+        return [h for h in on_topic if not self.index.contradicts(
             query, self.passage_index[h.passage.id], within_section=True)]
 
-    def _learned_answer(self, query: Query, hits: list[Hit], probs, read: str) -> dict | None:
+    def _learned_answer(self, query: Query, hits: list[Hit], probs, read: Reading) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. The model reads only this message, so it names the section; the passage
@@ -504,10 +518,11 @@ class Bot:
         section = self.section_by_id.get(best)
         if section is None or probs[best] < ANSWER_AT:
             return None
-        hits = self._answerable(section, query)
+        on_topic = self._on_topic(section, query)
+        hits = self._answerable(on_topic, query)
         if not hits:
             return None
-        reply = self._answer(hits, query, read)
+        reply = self._answer(hits, query, read, on_topic)
         reply["confidence"] = round(probs[best], 3)
         return reply
 
@@ -534,7 +549,7 @@ class Bot:
 
     def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
                 probs, before: State | None = None, cues: tuple = (),
-                read: str | None = None) -> dict | None:
+                read: Reading | None = None) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
 
         Where retrieval clears its bar, its passage stands unless the ranker is sure of
@@ -574,11 +589,11 @@ class Bot:
                 return None
         elif chosen is None or scored[chosen] < (RANK_AT if before is None else FOLLOW_RANK_AT):
             return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
-        inside = self._answerable(self.section_by_id.get(chosen), query,
-                                  bridge=scored[chosen] >= BRIDGE_AT)
+        on_topic = self._on_topic(self.section_by_id.get(chosen), query)
+        inside = self._answerable(on_topic, query, bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
-        reply = self._answer(inside, query, read or text)
+        reply = self._answer(inside, query, read or Reading(text), on_topic)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
 
@@ -647,20 +662,21 @@ class Bot:
             query = query.extended(self.parser.entity_concepts(entity, referred), [entity])
         return self.index.search(query), query
 
-    def _passage(self, hits: list[Hit], query: Query, read: str | None) -> Hit:
+    def _passage(self, hits: list[Hit], query: Query, read: Reading | None,
+                 on_topic: list[Hit] | None = None) -> Hit:
         """Which passage of the best hit's section answers: the best mix of the passage
         model's probability and retrieval's score (PASSAGE_WEIGHT) among the first hit and
-        the section's passages on the medicine asked about, read from `read` (the text the
-        answer model reads); the first hit without a passage model or a choice (a tapped
-        suggestion: its section's own question)."""
-        section = hits[0].passage.section
+        the section's passages on the medicine asked about (`on_topic`, when the caller
+        searched them already: _on_topic), read from `read` (the text the answer model
+        reads); the first hit without a passage model or a choice (a tapped suggestion: its
+        section's own question)."""
         model = self.answers if read is not None else None
         if model is None or not model.extra.get("passages"):
             return hits[0]
-        same = [hits[0]] + [h for h in self.index.search(query, k=len(self.passages))
-                            if h.passage.section == section and h.on_topic
-                            and h.passage != hits[0].passage]
-        probs = model.passage_probabilities(read, [h.passage.id for h in same]) \
+        if on_topic is None:
+            on_topic = self._on_topic(hits[0].passage.section, query)
+        same = [hits[0]] + [h for h in on_topic if h.passage != hits[0].passage]
+        probs = model.passage_probabilities(read.text, [h.passage.id for h in same], read.counts) \
             if len(same) > 1 else None
         if probs is None:
             return hits[0]
@@ -670,10 +686,11 @@ class Bot:
                for h, p in zip(same, probs)]
         return same[mix.index(max(mix))]
 
-    def _answer(self, hits: list[Hit], query: Query, read: str | None = None) -> dict:
+    def _answer(self, hits: list[Hit], query: Query, read: Reading | None = None,
+                on_topic: list[Hit] | None = None) -> dict:
         """The reply from the best passage of the best hit's section (_passage), with the
         sections of the other hits, then those around it, as suggestions."""
-        chosen = self._passage(hits, query, read)
+        chosen = self._passage(hits, query, read, on_topic)
         best = chosen.passage
         related = []
         for h in hits[1:]:
