@@ -239,3 +239,23 @@ def test_a_long_story_does_not_drown_its_question(bot, question, phrase):
     reply, _ = bot.reply(question, {})
     assert reply["kind"] == "answer" and phrase in reply["text"]
 
+
+
+@pytest.mark.parametrize("question", ["side effects of methotrexate", "dupixent for kids",
+                                      "can i drink on mtx", "what are jak inhibitors"])
+def test_one_ranking_gives_the_best_hits_and_each_sections_passages(bot, question):
+    ranking = bot.index.rank(bot.parser.parse(question))
+    everything = ranking.top(len(bot.passages))
+    assert ranking.hits == everything[:5]
+    # scores are best first overall, and so within a section
+    assert [h.score for h in everything] == sorted((h.score for h in everything), reverse=True)
+    section = ranking.hits[0].passage.section
+    assert ranking.section(section, on_topic=False) == [
+        h for h in everything if h.passage.section == section]
+    assert ranking.section(section) == [
+        h for h in everything if h.passage.section == section and h.on_topic]
+
+
+def test_a_query_without_content_words_ranks_nothing(bot):
+    ranking = bot.index.rank(bot.parser.parse("the and of"))
+    assert ranking.hits == [] and ranking.section(bot.passages[0].section) == []

@@ -25,7 +25,7 @@ from chatbot.core.english import is_english
 from chatbot.core.highlight import highlights
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
-from chatbot.core.retrieval import Hit, Index
+from chatbot.core.retrieval import Hit, Index, Ranking
 from chatbot.core.risk import model_for
 from chatbot.core.safety import (AnyOf, Assessment, Safety, compile_any, compile_patterns,
                                  load_toml)
@@ -390,7 +390,7 @@ class Bot:
                 continue
             if topic in self.talk.not_covered_except:
                 searched = searched or self._search(query, folded, state)
-                if self._article_says(topic, searched[0]):
+                if self._article_says(topic, searched[0].hits):
                     continue
             return self._not_covered(topic, query), state
 
@@ -401,7 +401,8 @@ class Bot:
         if not query.entities and not state.entity and self.talk.needs_medicine.search(folded):
             return self._message("clarify", self.talk.clarify, 0.5, self.talk.clarify_suggestions), state
 
-        hits, query = searched or self._search(query, folded, state)
+        ranking, query = searched or self._search(query, folded, state)
+        hits = ranking.hits
         short = not hits or hits[0].coverage < self._bar(text)  # retrieval would refuse
         # the answer model read once, where a ranker or the rescue below needs it: a
         # follow-up, read with the conversation's medicine and topic, has a ranker of its own
@@ -420,19 +421,19 @@ class Bot:
             probs = alone if alone is not None else self._probabilities(text, counts)
         else:
             probs = None
-        ranked = self._ranked(text, folded, query, hits, probs, None if opening else before,
+        ranked = self._ranked(text, folded, query, ranking, probs, None if opening else before,
                               cues, read) if opening or follow_ranker else None
         if ranked is not None:
             return ranked, state
         if short:
-            learned = self._learned_answer(query, hits, probs, read) \
+            learned = self._learned_answer(query, ranking, probs, read) \
                 or self._learned_smalltalk(folded, probs)
             if learned:
                 return learned, state
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
-        return self._answer(hits, query, read), state
+        return self._answer(hits, query, read, ranking.section(hits[0].passage.section)), state
 
     # -- steps ---------------------------------------------------------------
 
@@ -473,7 +474,7 @@ class Bot:
     def _section_answer(self, section: str, text: str) -> dict:
         """The section's best passage for its own question (its first when none ranks)."""
         query = self.parser.parse(text)
-        hits = [h for h in self.index.search(query, k=len(self.passages)) if h.passage.section == section]
+        hits = self.index.rank(query).section(section, on_topic=False)
         if not hits:
             hits = [Hit(next(p for p in self.passages if p.section == section), 0.0, 1.0)]
         return self._answer(hits, query)
@@ -485,14 +486,8 @@ class Bot:
             return None
         return dict(zip(self.answers.classes, map(float, self.answers.probabilities(text, counts))))
 
-    def _on_topic(self, section: str, query: Query) -> list[Hit]:
-        """The section's passages naming the medicine asked about, best first (one search of
-        every passage, shared by _answerable and _passage)."""
-        return [h for h in self.index.search(query, k=len(self.passages))
-                if h.passage.section == section and h.on_topic]
-
     def _answerable(self, on_topic: list[Hit], query: Query, bridge: bool = False) -> list[Hit]:
-        """Of a section's passages on the medicine asked about (_on_topic), those that may
+        """Of a section's passages on the medicine asked about (Ranking.section), those that may
         answer this query: leaving out no word of the question the article uses; if none and
         `bridge`, those leaving out no word of it that the section itself uses."""
         strict = [h for h in on_topic
@@ -502,7 +497,7 @@ class Bot:
         return [h for h in on_topic if not self.index.contradicts(
             query, self.passage_index[h.passage.id], within_section=True)]
 
-    def _learned_answer(self, query: Query, hits: list[Hit], probs, read: Reading) -> dict | None:
+    def _learned_answer(self, query: Query, ranking: Ranking, probs, read: Reading) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. The model reads only this message, so it names the section; the passage
@@ -512,13 +507,14 @@ class Bot:
         Not where retrieval's best section is one the model has no examples of (an article
         added without them): the model cannot know that section, so its favourite among the
         others is no evidence against it."""
+        hits = ranking.hits
         if probs is None or hits and section_id(hits[0].passage.section) not in probs:
             return None
         best = max(probs, key=probs.get)
         section = self.section_by_id.get(best)
         if section is None or probs[best] < ANSWER_AT:
             return None
-        on_topic = self._on_topic(section, query)
+        on_topic = ranking.section(section)
         hits = self._answerable(on_topic, query)
         if not hits:
             return None
@@ -540,14 +536,14 @@ class Bot:
                 self._answers = model
         folded = fold(text)
         query, state_now, cues = self._read(text, folded, state)
-        hits, _ = self._search(query, folded, state_now)
-        view = QuestionView(found_sections(hits, section_id), self._bar(text), len(words(text)))
+        ranking, _ = self._search(query, folded, state_now)
+        view = QuestionView(found_sections(ranking.hits, section_id), self._bar(text), len(words(text)))
         if state.empty:
             return view
         return view._replace(previous=state.section, cues=cues,
                              read=follow_text(text, state, bool(cues[0])))
 
-    def _ranked(self, text: str, folded: str, query: Query, hits: list[Hit],
+    def _ranked(self, text: str, folded: str, query: Query, ranking: Ranking,
                 probs, before: State | None = None, cues: tuple = (),
                 read: Reading | None = None) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
@@ -569,6 +565,7 @@ class Bot:
         weights = model.ranker if before is None else model.follow_ranker
         if not weights:
             return None
+        hits = ranking.hits
         top = section_id(hits[0].passage.section) if hits else None
         if top is not None and top not in model.classes:
             return None
@@ -589,7 +586,7 @@ class Bot:
                 return None
         elif chosen is None or scored[chosen] < (RANK_AT if before is None else FOLLOW_RANK_AT):
             return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
-        on_topic = self._on_topic(self.section_by_id.get(chosen), query)
+        on_topic = ranking.section(self.section_by_id.get(chosen))
         inside = self._answerable(on_topic, query, bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
@@ -650,7 +647,7 @@ class Bot:
             return first  # "cool, thanks": the first kind found answers it
         return None
 
-    def _search(self, query: Query, folded: str, state: State) -> tuple[list[Hit], Query]:
+    def _search(self, query: Query, folded: str, state: State) -> tuple[Ranking, Query]:
         """Retrieval; a question naming no medicine is read as about the one discussed before,
         fully so when it points back at it ("is it safe long term?")."""
         # "what are biologics?" (one thing, asked what it is) is answered by the matching section
@@ -660,21 +657,19 @@ class Bot:
         if entity and not query.entities:
             referred = bool(self.talk.refers_back.search(folded))
             query = query.extended(self.parser.entity_concepts(entity, referred), [entity])
-        return self.index.search(query), query
+        return self.index.rank(query), query
 
-    def _passage(self, hits: list[Hit], query: Query, read: Reading | None,
+    def _passage(self, hits: list[Hit], read: Reading | None,
                  on_topic: list[Hit] | None = None) -> Hit:
         """Which passage of the best hit's section answers: the best mix of the passage
         model's probability and retrieval's score (PASSAGE_WEIGHT) among the first hit and
-        the section's passages on the medicine asked about (`on_topic`, when the caller
-        searched them already: _on_topic), read from `read` (the text the answer model
-        reads); the first hit without a passage model or a choice (a tapped suggestion: its
-        section's own question)."""
+        the section's passages on the medicine asked about (`on_topic`: Ranking.section of
+        the message's one search), read from `read` (the text the answer model reads); the
+        first hit without a passage model or a choice (a tapped suggestion: its section's own
+        question)."""
         model = self.answers if read is not None else None
-        if model is None or not model.extra.get("passages"):
+        if model is None or not model.extra.get("passages") or on_topic is None:
             return hits[0]
-        if on_topic is None:
-            on_topic = self._on_topic(hits[0].passage.section, query)
         same = [hits[0]] + [h for h in on_topic if h.passage != hits[0].passage]
         probs = model.passage_probabilities(read.text, [h.passage.id for h in same], read.counts) \
             if len(same) > 1 else None
@@ -690,7 +685,7 @@ class Bot:
                 on_topic: list[Hit] | None = None) -> dict:
         """The reply from the best passage of the best hit's section (_passage), with the
         sections of the other hits, then those around it, as suggestions."""
-        chosen = self._passage(hits, query, read, on_topic)
+        chosen = self._passage(hits, read, on_topic)
         best = chosen.passage
         related = []
         for h in hits[1:]:

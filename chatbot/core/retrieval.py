@@ -11,6 +11,7 @@ features of where the words sit break the ties.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from rank_bm25 import BM25Okapi
@@ -44,6 +45,43 @@ class Hit:
     score: float  # ranking score
     coverage: float  # 0..1: share of the question this passage answers
     on_topic: bool = True  # names the medicine asked about (or its class), no other
+
+
+class Ranking:
+    """Every passage scored for one question, computed once per message: the best few
+    (`hits`) are what retrieval answers from, and a section's passages (`section`) are what
+    the passage choice weighs, without a second search."""
+
+    def __init__(self, passages: list[Passage], sections: dict[str, np.ndarray],
+                 score: np.ndarray, coverage: np.ndarray, on_topic: np.ndarray, k: int = 5):
+        self.passages = passages
+        self.sections = sections
+        self.score = score
+        self.coverage = coverage
+        self.on_topic = on_topic
+        self.k = k
+
+    def hit(self, i: int) -> Hit:
+        """Passage i as a Hit (no coverage off topic: it cannot answer)."""
+        return Hit(self.passages[i], float(self.score[i]),
+                   float(self.coverage[i]) if self.on_topic[i] else 0.0, bool(self.on_topic[i]))
+
+    @cached_property
+    def hits(self) -> list[Hit]:
+        """The k best passages, best first."""
+        return self.top(self.k)
+
+    def top(self, k: int) -> list[Hit]:
+        """The k best passages, best first (ties in article order)."""
+        return [self.hit(i) for i in np.argsort(-self.score, kind="stable")[:k]]
+
+    def section(self, section: str, on_topic: bool = True) -> list[Hit]:
+        """A section's passages, best first; only those on the medicine asked about unless
+        `on_topic` is False."""
+        ids = self.sections.get(section, np.zeros(0, dtype=np.int64))
+        if on_topic:
+            ids = ids[self.on_topic[ids]]
+        return [self.hit(i) for i in ids[np.argsort(-self.score[ids], kind="stable")]]
 
 
 class PostingsBM25(BM25Okapi):
@@ -150,6 +188,10 @@ class Index:
         self.names_a_drug = np.array([bool(d) for d in drugs])
         self.lead = np.array([i == 0 or passages[i - 1].section != p.section
                               for i, p in enumerate(passages)], dtype=float)
+        by_section: dict[str, list[int]] = {}
+        for i, p in enumerate(passages):
+            by_section.setdefault(p.section, []).append(i)
+        self.section_ids = {s: np.array(ids, dtype=np.int64) for s, ids in by_section.items()}
 
     def drugs_named(self, text: str) -> frozenset[str]:
         """The medicines (generic names) a text names."""
@@ -252,10 +294,16 @@ class Index:
         return acc / len(named) if named else acc
 
     def search(self, query: Query, k: int = 5) -> list[Hit]:
-        """The k best passages, best first; empty when the query has no content words. A
-        question asking what one thing is (Query.definition) weighs the section question more."""
+        """The k best passages, best first; empty when the query has no content words."""
+        return self.rank(query, k).hits
+
+    def rank(self, query: Query, k: int = 5) -> Ranking:
+        """Every passage scored for the query (a Ranking whose `hits` are the k best); no
+        passage when the query has no content words. A question asking what one thing is
+        (Query.definition) weighs the section question more."""
         if not query.concepts:
-            return []
+            empty = np.zeros(0)
+            return Ranking([], {}, empty, empty, empty.astype(bool), k)
         w = DEFINITION_WEIGHTS if query.definition else WEIGHTS
         weights = [self.weight(c) for c in query.concepts]
         bm25 = self.bm25.get_scores(query.terms)
@@ -288,9 +336,7 @@ class Index:
             if c.drug:
                 on_topic &= named | ~self.names_a_drug | self.drugs_col.having({c.entity}) | asked_too
         score = np.where(on_topic, score, score - 1.0)
-        best = np.argsort(-score, kind="stable")[:k]
-        return [Hit(self.passages[i], float(score[i]), float(coverage[i]) if on_topic[i] else 0.0,
-                    bool(on_topic[i])) for i in best]
+        return Ranking(self.passages, self.section_ids, score, coverage, on_topic, k)
 
     def contradicts(self, query: Query, i: int, within_section: bool = False) -> bool:
         """Whether passage i leaves out a word the question asks about that the article does
