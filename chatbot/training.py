@@ -341,9 +341,6 @@ def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[E
     The risk model is fitted in a second process while this one fits the answer model and
     its ranker, so `chatbot train` takes little more than the longer of the two: forked
     (where the system can), the process starts with everything imported and read already."""
-    # scikit-learn is imported here, before the fork, so the risk process starts with it
-    from sklearn.feature_extraction.text import TfidfTransformer  # noqa: F401
-    from sklearn.linear_model import LogisticRegression  # noqa: F401
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:

@@ -41,3 +41,18 @@ def test_answers_link_to_their_section_of_the_article(bot):
     reply, _ = bot.reply("does rinvoq cause acne", {})
     assert reply["source"]["url"] == ("/article/systemic-immunomodulators-eczema"
                                       "#what-are-the-side-effects-of-biologics-and-jak-inhibitors")
+
+
+def test_a_prepared_bot_keeps_article_text_only_and_no_more_of_it_as_patients_ask(settings):
+    from chatbot.core.dialogue import Bot
+
+    bot = Bot(settings).prepare()
+    kept_parts, kept_about = dict(bot.highlighter._parts), dict(bot._about)
+    assert len(kept_parts) == len(bot.passages) and kept_about
+    article = {bot._reply_text(p) for p in bot.passages}
+    for question in ["does rinvoq cause acne", "how much does dupixent cost",
+                     "rinvoq or dupixent which is cheaper", "my secret question about zzxq"]:
+        bot.reply(question, {})
+    # what was asked left nothing behind (and so cannot be told from how fast a reply is)
+    assert bot.highlighter._parts == kept_parts and set(kept_parts) == article
+    assert bot._about == kept_about

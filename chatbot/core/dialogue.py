@@ -22,7 +22,7 @@ from chatbot.core.classifier import buckets
 from chatbot.core.ranker import Found, candidates, found_sections, scores
 from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
 from chatbot.core.english import is_english
-from chatbot.core.highlight import highlights
+from chatbot.core.highlight import Highlighter
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index, Ranking
@@ -240,6 +240,8 @@ class Bot:
             raise CorpusError(folder / "conversation.toml", 0,
                               f"people names {', '.join(unknown)}, not the first phrase of a "
                               "lexicon entry")
+        self.highlighter = Highlighter(self.analyzer.stem)
+        self._about: dict[tuple[str, ...], tuple[str, ...]] = {}  # by medicine: _sections_about
         self.parser = QueryParser(self.analyzer, self.lexicon, speller, self.talk.people)
         # the words of this corpus and lexicon only (no question has been asked yet): another
         # corpus loaded earlier leaves nothing behind to slow every later start
@@ -261,6 +263,13 @@ class Bot:
         """Builds what `ask` builds only on demand; a long-running server calls this at start."""
         self.parser.speller.prepare()
         _ = self.answers
+        # worked out now, not at the first patient who needs them: how fast a reply comes
+        # back then says nothing about what was asked before (and later replies are faster)
+        for passage in self.passages:
+            self.highlighter.parts(self._reply_text(passage))
+        for entry in self.lexicon.entries:
+            if entry.is_entity:
+                self._sections_about((entry.name,))
         return self
 
     def public_questions(self) -> list[str]:
@@ -696,28 +705,41 @@ class Bot:
                 break
             if s != best.section and s not in related:
                 related.append(s)
-        text = best.text
-        if best.id in self.lead_ins:  # "there are several other options": and the first of them
-            text += "\n\n" + self.lead_ins[best.id].text
+        text = self._reply_text(best)
         reply = self._message("answer", text, round(chosen.coverage, 3), related[:MAX_SUGGESTIONS])
         doc, section, _ = best.id.split("/")
         reply["source"] = {"title": best.doc.title, "author": best.doc.author,
                            "section": best.section, "passage_id": best.id,
                            "url": f"/article/{doc}#{section}"}
-        reply["highlights"] = highlights(text, query, self.analyzer.stem, self.index.weight)
+        reply["highlights"] = self.highlighter.spans(text, query, self.index.weight)
         return reply
+
+    def _reply_text(self, passage: Passage) -> str:
+        """What an answer from this passage shows: its text, and after a lead-in ("there
+        are several other options") the passage it leads to."""
+        if passage.id in self.lead_ins:
+            return passage.text + "\n\n" + self.lead_ins[passage.id].text
+        return passage.text
 
     def _covered_suggestions(self, query: Query) -> list[str]:
         """Questions the article does answer, about the medicine asked about when there is one."""
-        out: list[str] = []
-        if query.entities:
-            for h in self.index.search(self.parser.parse(" ".join(query.entities)), k=10):
-                if h.passage.section not in out:
-                    out.append(h.passage.section)
+        out = list(self._sections_about(tuple(query.entities))) if query.entities else []
         for s in self.talk.suggestions:
             if s not in out:
                 out.append(s)
         return out[:MAX_SUGGESTIONS]
+
+    def _sections_about(self, entities: tuple[str, ...]) -> tuple[str, ...]:
+        """The sections whose passages best answer the medicines' names alone, best first.
+        Kept for one medicine (a lexicon entry, never a patient's words; Bot.prepare works
+        out every one), searched for two or more."""
+        found = self._about.get(entities)
+        if found is None:
+            hits = self.index.search(self.parser.parse(" ".join(entities)), k=10)
+            found = tuple(dict.fromkeys(h.passage.section for h in hits))
+            if len(entities) == 1:
+                self._about[entities] = found
+        return found
 
     def _message(self, kind: str, text: str, confidence: float, suggestions: list[str]) -> dict:
         return {"type": "reply", "kind": kind, "text": text, "disclaimer": self.talk.disclaimer,

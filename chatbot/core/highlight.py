@@ -8,6 +8,7 @@ without changing a word.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from chatbot.core.query import Concept, Query
 from chatbot.core.text import words
@@ -32,18 +33,35 @@ def _holds(concept: Concept, stems: set[str]) -> bool:
     return any(alt <= stems for alt, _ in concept.alternatives)
 
 
-def highlights(text: str, query: Query, stem, weight) -> list[list[int]]:
-    """The spans of `text` that hold the most of what the question asks about (its topic
-    words, weighted by `weight`, not the medicine it names); none when that is every part,
-    or no part holds any of it."""
-    asked = [c for c in query.concepts if not c.is_entity and not c.from_context]
-    spans = parts(text)
-    if not asked or len(spans) < 2:
-        return []
-    scores = []
-    for start, end in spans:
-        stems = {stem(w) for w in words(text[start:end])}
-        scores.append(sum(weight(c) for c in asked if _holds(c, stems)))
-    best = max(scores)
-    marked = [[s, e] for (s, e), score in zip(spans, scores) if best > 0 and score == best]
-    return marked if len(marked) < len(spans) else []
+class Highlighter:
+    """Marks the parts of an answer that answer the question. An answer is article text, so
+    each one's parts and their stems are worked out the first time it is given and kept
+    (nothing a patient typed is kept: the question is read afresh each time)."""
+
+    def __init__(self, stem: Callable[[str], str]):
+        self.stem = stem
+        self._parts: dict[str, list[tuple[int, int, frozenset[str]]]] = {}
+
+    def parts(self, text: str) -> list[tuple[int, int, frozenset[str]]]:
+        """Each part of an answer's text (parts) with the stems of its words."""
+        found = self._parts.get(text)
+        if found is None:
+            found = self._parts[text] = [
+                (start, end, frozenset(self.stem(w) for w in words(text[start:end])))
+                for start, end in parts(text)]
+        return found
+
+    def spans(self, text: str, query: Query, weight: Callable[[Concept], float]) -> list[list[int]]:
+        """The spans of `text` that hold the most of what the question asks about (its topic
+        words, weighted by `weight`, not the medicine it names); none when that is every
+        part, or no part holds any of it."""
+        asked = [c for c in query.concepts if not c.is_entity and not c.from_context]
+        found = self.parts(text)
+        if not asked or len(found) < 2:
+            return []
+        weights = [weight(c) for c in asked]
+        scores = [sum(w for c, w in zip(asked, weights) if _holds(c, stems))
+                  for _, _, stems in found]
+        best = max(scores)
+        marked = [[s, e] for (s, e, _), score in zip(found, scores) if best > 0 and score == best]
+        return marked if len(marked) < len(found) else []
