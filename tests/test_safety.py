@@ -364,3 +364,32 @@ def test_a_word_list_entry_must_be_written_as_a_message_is_read(tmp_path):
                       lists='bad = ["Don\'t"]')
     with pytest.raises(CorpusError, match="list 'bad'.*'dont'"):
         Safety.load(path)
+
+
+@pytest.mark.parametrize("pattern, gate", [
+    (r"\bwant(ed|s)? to die\b", (" to die",)),  # the longest of two runs
+    (r"\b(wanna|gonna) die\b(?! down)", (" die",)),
+    (r"\b(cut|burn)(ing)? myself", (" myself",)),
+    (r"\b(sleep|go to sleep) (forever|and never wake up)\b", ("and never wake up", "forever")),
+    (r"\bo?d\b", ("d",)),
+    (r"\b[a-z]+ (it|)\b", (" ",)),  # a class and a choice with an empty branch add nothing
+    (r"\b[a-z]+(it|)\b", None),
+])
+def test_a_rule_runs_only_on_messages_holding_what_every_match_must(pattern, gate):
+    import re
+    from chatbot.core.safety import required_strings
+
+    assert required_strings(re.compile(pattern)) == gate
+
+
+def test_rule_gates_never_pass_over_a_match(bot):
+    """Every rule, on every labelled message and every rule example and counter-example:
+    whenever the pattern matches, the gate lets the message through."""
+    tables = ("crisis", "emergency", "asking", "describing", "past", "now")
+    rules = [r for t in tables for r in getattr(bot.safety, t).patterns]
+    assert all(r.gate for r in rules)
+    texts = {fold(e.text) for e in EXAMPLES[::3]}
+    for rule in rules:
+        for text in texts:
+            if rule.pattern.search(text):
+                assert rule.search(text), (rule.name, text)
