@@ -426,8 +426,12 @@ def _train(settings: Settings) -> int:
     try:
         examples, questions = load_examples(folder), answer_examples(folder, follow_ups=True)
         from chatbot.core import Bot
-        view = Bot(settings, judge_risk=False).question_view  # the ranker's view of retrieval
-        (_, risk_s), (answers, answer_s) = train_all(folder, view, examples, questions)
+        from chatbot.views import SavedViews, views_key
+        # the ranker's view of retrieval, kept between trainings for questions seen before
+        views = SavedViews(Bot(settings, judge_risk=False).question_view, settings.cache_dir,
+                           views_key(folder, settings.min_confidence, settings.cache_dir))
+        (_, risk_s), (answers, answer_s) = train_all(folder, views, examples, questions)
+        views.save()
     except (CorpusError, OSError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1
@@ -441,6 +445,10 @@ def _train(settings: Settings) -> int:
     print(f"trained the answer model on {single:,} questions ({len(answers.classes)} answers) "
           f"and {len(questions) - single:,} follow-ups, {ranker}, in {answer_s:.1f} s: "
           f"{folder / ANSWER_MODEL_FILE}")
+    kept = len(views.used) - views.read
+    print(f"retrieval read {views.read:,} labelled questions afresh"
+          + (f", and {kept:,} as it read them at the last training (same engine, articles and "
+             "lexicon)" if kept else ""))
     return 0
 
 

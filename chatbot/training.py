@@ -111,13 +111,27 @@ def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
     examples given as their hashed feature counts (`classifier.buckets`). `start`: a model
     (TextClassifier) of the same classes whose weights the fit starts from (warm_start)."""
+    vocab, tfidf, x = tfidf_features(rows)
+    return vocab, tfidf, fit_logistic(x, vocab, labels, c, class_weight, solver, tol, start)
+
+
+def tfidf_features(rows: list[dict[int, int]]):
+    """The vocabulary (buckets seen in MIN_DF examples), the fitted TF-IDF step and the
+    examples' TF-IDF matrix, for examples given as their buckets."""
     from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.linear_model import LogisticRegression
 
     flat = _flat(rows)
     vocab = vocabulary(flat[0])
     tfidf = TfidfTransformer(sublinear_tf=True)
-    x = tfidf.fit_transform(_matrix(rows, vocab, flat))
+    return vocab, tfidf, tfidf.fit_transform(_matrix(rows, vocab, flat))
+
+
+def fit_logistic(x, vocab: np.ndarray, labels: list[str], c: float = C,
+                 class_weight: dict[str, float] | None = None, solver: str = SOLVER,
+                 tol: float = 1e-4, start=None):
+    """The logistic regression of fit_pipeline over features `x` (columns: `vocab`)."""
+    from sklearn.linear_model import LogisticRegression
+
     clf = LogisticRegression(C=c, solver=solver, tol=tol, max_iter=MAX_ITER,
                              class_weight=class_weight, random_state=0,
                              warm_start=start is not None)
@@ -125,7 +139,7 @@ def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
     if start is not None and set(start.classes) == set(classes):
         clf.coef_, clf.intercept_ = _weights_over(start, vocab, classes)
     clf.fit(x, np.array(labels))
-    return vocab, tfidf, clf
+    return clf
 
 
 def _weights_over(model, vocab: np.ndarray, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -210,17 +224,24 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     # retrieval about every question: the fits are mostly numpy and SciPy, which let go of
     # the GIL, and threads start at once where processes would each import scikit-learn.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        fits = [pool.submit(_fit_answers, taught, taught_rows, key, True)]  # the model itself
+        # the model itself, and its passage model over the same features, fitted side by side
+        vocab, tfidf, x = tfidf_features(taught_rows)
+        labels = [e.kind for e in taught]
+        full = pool.submit(fit_logistic, x, vocab, labels, ANSWER_C, None, ANSWER_SOLVER,
+                           ANSWER_TOL)
+        passages = pool.submit(passage_classifier, vocab, tfidf, taught, taught_rows)
+        fits = []
         for g in (groups if folds else []):  # the ranker's: each without one fold of authors
             kept = [j for j, h in enumerate(group_of) if h != g]
             fits.append(pool.submit(_fit_answers, [taught[j] for j in kept],
                                     [taught_rows[j] for j in kept]))
         views = {i: view(e.text) for i, e in enumerate(examples)
                  if folds and e.kind != "smalltalk"}
-        models = [fit.result() for fit in fits]
-    model = models[0]
+        fold_models = [(fit.result(), held) for fit, (_, held) in zip(fits, folds)]
+        model = to_model(vocab, tfidf, full.result(), key, AnswerModel,
+                         tuple(sorted(set(labels))))
+        keep_passages(model, passages.result())
     if folds:
-        fold_models = [(m, held) for m, (_, held) in zip(models[1:], folds)]
         weights = train_ranker(examples, views, fold_models, rows)
         if weights is not None:
             model.extra["ranker"] = weights
@@ -235,17 +256,12 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     return model
 
 
-def _fit_answers(examples: list[Example], rows: list[dict[int, int]], key: str = "",
-                 passages: bool = False) -> AnswerModel:
-    """An answer model fitted on `examples`, given with their buckets (`rows`); with
-    `passages`, its passage model too (fit_passages)."""
+def _fit_answers(examples: list[Example], rows: list[dict[int, int]]) -> AnswerModel:
+    """An answer model fitted on `examples`, given with their buckets (`rows`)."""
     labels = [e.kind for e in examples]
     classes = tuple(sorted(set(labels)))
     vocab, tfidf, clf = fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL)
-    model = to_model(vocab, tfidf, clf, key, AnswerModel, classes)
-    if passages:
-        fit_passages(model, tfidf, examples, rows)
-    return model
+    return to_model(vocab, tfidf, clf, "", AnswerModel, classes)
 
 
 def fit_passages(model: AnswerModel, tfidf, examples: list[Example], rows: list[dict[int, int]]):
@@ -254,23 +270,37 @@ def fit_passages(model: AnswerModel, tfidf, examples: list[Example], rows: list[
     the examples that say which passage of their section answers them (Example.passages; one
     naming two teaches both). Returns scikit-learn's estimator (tests compare the two), or
     None with fewer than two passages to learn or fewer than two examples a passage."""
+    clf = passage_classifier(model.vocab, tfidf, examples, rows)
+    keep_passages(model, clf)
+    return clf
+
+
+def passage_classifier(vocab: np.ndarray, tfidf, examples: list[Example],
+                       rows: list[dict[int, int]]):
+    """fit_passages' estimator, over the features `vocab` and `tfidf` (None: too little to
+    learn), fitted apart from the answer model so the two can be fitted side by side."""
     from sklearn.linear_model import LogisticRegression
 
     taught = [(i, p) for i, e in enumerate(examples) for p in e.passages]
     passages = len({p for _, p in taught})
     if passages < 2 or len(taught) < 2 * passages:
         return None
-    x = tfidf.transform(_matrix([rows[i] for i, _ in taught], model.vocab))
+    x = tfidf.transform(_matrix([rows[i] for i, _ in taught], vocab))
     clf = LogisticRegression(C=ANSWER_C, solver=ANSWER_SOLVER, tol=ANSWER_TOL,
                              max_iter=MAX_ITER, random_state=0)
-    clf.fit(x, np.array([p for _, p in taught]))
+    return clf.fit(x, np.array([p for _, p in taught]))
+
+
+def keep_passages(model: AnswerModel, clf) -> None:
+    """The passage estimator's classes and weights, kept with `model` (nothing for None)."""
+    if clf is None:
+        return
     coef, intercept = clf.coef_, clf.intercept_
     if len(clf.classes_) == 2:  # scikit-learn keeps one row for two classes: the softmax's other is 0
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.concatenate([[0.0], intercept])
     model.extra["passages"] = [str(c) for c in clf.classes_]
     model.arrays.update(passage_coef=coef, passage_intercept=intercept)
-    return clf
 
 
 def _ranker_folds(examples: list[Example], fold_of: dict[str, int]

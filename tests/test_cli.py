@@ -18,6 +18,7 @@ import termios
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chatbot.cli import format_reply, link_text
@@ -464,6 +465,13 @@ def test_train_fits_both_models_and_check_then_passes(tmp_path):
     answers = TextClassifier.load(corpus / "models" / "answers.npz")
     assert risk.classes == ("none", "crisis", "emergency") and answers.extra.get("ranker")
     assert run("chatbot", "check", env=env, timeout=300).returncode == 0
+    assert re.search(r"retrieval read [\d,]+ labelled questions afresh\n", out.stdout)
+    # trained again, retrieval's reading of each question is kept from the first time, and
+    # the answer model comes out the same
+    again = run("chatbot", "train", env=env, timeout=300)
+    assert "retrieval read 0 labelled questions afresh, and" in again.stdout
+    same = TextClassifier.load(corpus / "models" / "answers.npz")
+    assert same.extra == answers.extra and np.array_equal(same.coef, answers.coef)
 
 
 def test_stem_cache_holds_article_words_never_question_words(tmp_path, cli):

@@ -39,9 +39,11 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 def tokens(text: str) -> list[str]:
     """Lower-case words without accents or apostrophes, and each emoji as a word of its own:
     "Ya no quiero despertar mañana 😔" -> ya no quiero despertar manana 😔."""
-    text = unicodedata.normalize("NFKD", text.translate(_QUOTES).lower()).replace("'", "")
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return _TOKEN.findall(text)
+    text = text.translate(_QUOTES).lower()
+    if not text.isascii():  # plain ASCII (most messages) has no accents to take off
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return _TOKEN.findall(text.replace("'", ""))
 
 
 def features(text: str) -> list[str]:
