@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     corpus = ROOT / "corpus"
     examples = load_examples(corpus)
-    safety = Safety.load(corpus / "safety.toml")
+    safety = Safety.load(corpus / "safety.toml").prepare()  # as a server routes
     rules = {(e.where, e.text): safety.check(fold(e.text)) for e in examples}
 
     started = time.perf_counter()

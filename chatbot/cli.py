@@ -428,7 +428,9 @@ def _train(settings: Settings) -> int:
         from chatbot.core import Bot
         from chatbot.views import SavedViews, views_key
         # the ranker's view of retrieval, kept between trainings for questions seen before
-        views = SavedViews(Bot(settings, judge_risk=False).question_view, settings.cache_dir,
+        bot = Bot(settings, judge_risk=False)
+        bot.safety.prepare()  # every labelled conversation is replayed through the rules
+        views = SavedViews(bot.question_view, settings.cache_dir,
                            views_key(folder, settings.min_confidence, settings.cache_dir))
         (_, risk_s), (answers, answer_s) = train_all(folder, views, examples, questions,
                                                      settings.cache_dir)

@@ -386,7 +386,9 @@ def test_rule_gates_never_pass_over_a_match(bot):
     """Every rule, on every labelled message and every rule example and counter-example:
     whenever the pattern matches, the gate lets the message through."""
     tables = ("crisis", "emergency", "asking", "describing", "past", "now")
-    rules = [r for t in tables for r in getattr(bot.safety, t).patterns]
+    safety = Safety.load(ROOT / "corpus" / "safety.toml")
+    assert not any(r.gate for t in tables for r in getattr(safety, t).patterns)  # `ask`: none
+    rules = [r for t in tables for r in getattr(safety.prepare(), t).patterns]
     assert all(r.gate for r in rules)
     texts = {fold(e.text) for e in EXAMPLES[::3]}
     for rule in rules:

@@ -109,6 +109,7 @@ SUGGEST_AT = 0.2
 # from 77.2 / 7.7 / 15.2 right / wrong / refused to 79.4 / 5.5 / 15.2 (78.9 / 5.9 with the
 # five); not covered, small talk and sections without examples unchanged.
 PASSAGE_WEIGHT = 0.65
+PASSAGE_ANSWERABLE_ONLY = False  # experiment
 
 
 class Reading(NamedTuple):
@@ -262,6 +263,7 @@ class Bot:
     def prepare(self) -> "Bot":
         """Builds what `ask` builds only on demand; a long-running server calls this at start."""
         self.parser.speller.prepare()
+        self.safety.prepare()
         _ = self.answers
         # worked out now, not at the first patient who needs them: how fast a reply comes
         # back then says nothing about what was asked before (and later replies are faster)
@@ -442,7 +444,10 @@ class Bot:
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
-        return self._answer(hits, query, read, ranking.section(hits[0].passage.section)), state
+        among = ranking.section(hits[0].passage.section)
+        if PASSAGE_ANSWERABLE_ONLY:
+            among = self._answerable(among, query)
+        return self._answer(hits, query, read, among), state
 
     # -- steps ---------------------------------------------------------------
 
@@ -527,7 +532,7 @@ class Bot:
         hits = self._answerable(on_topic, query)
         if not hits:
             return None
-        reply = self._answer(hits, query, read, on_topic)
+        reply = self._answer(hits, query, read, hits if PASSAGE_ANSWERABLE_ONLY else on_topic)
         reply["confidence"] = round(probs[best], 3)
         return reply
 
@@ -599,7 +604,8 @@ class Bot:
         inside = self._answerable(on_topic, query, bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
-        reply = self._answer(inside, query, read or Reading(text), on_topic)
+        reply = self._answer(inside, query, read or Reading(text),
+                             inside if PASSAGE_ANSWERABLE_ONLY else on_topic)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
 
