@@ -192,18 +192,25 @@ def test_the_saved_answer_model_carries_the_passage_model(bot):
     assert len(known) > 20 and set(known) <= {p.id for p in bot.passages}
 
 
-@pytest.mark.parametrize("text, phrase", [
-    ("are older people more at risk on these", "all of these older drugs pose a higher risk"),
-])
-def test_within_its_section_the_passage_is_the_one_the_question_wants(fresh, text, phrase):
-    """Retrieval alone offers the section's first passage; the passage model the one these
-    words ask about."""
+def test_within_its_section_the_passage_is_the_one_the_question_wants(fresh):
+    """Retrieval alone offers the section's best-scored passage; the passage model the one
+    the question's words ask about. On labelled questions whose section holds several
+    passages, the passage model's choice is the one they expect more often."""
     model = fresh.answers
-    taught = model.extra.pop("passages")
-    try:
-        alone, _ = fresh.reply(text, {})
-    finally:
-        model.extra["passages"] = taught
-    learned, _ = fresh.reply(text, {})
-    assert alone["source"]["section"] == learned["source"]["section"]
-    assert phrase not in alone["text"].lower() and phrase in learned["text"].lower()
+    right = {"alone": 0, "learned": 0}
+    for example in answer_examples(ROOT / "corpus", follow_ups=False)[::7]:
+        if not example.passages:
+            continue
+        taught = model.extra.pop("passages")
+        try:
+            alone, _ = fresh.reply(example.text, {})
+        finally:
+            model.extra["passages"] = taught
+        learned, _ = fresh.reply(example.text, {})
+        if alone["source"] and learned["source"] and \
+                alone["source"]["section"] == learned["source"]["section"]:
+            right["alone"] += alone["source"]["passage_id"] in example.passages
+            right["learned"] += learned["source"]["passage_id"] in example.passages
+    # (in sample: 353 against 336 when written; out of fold the model's gain is larger,
+    # bench/NOTES.md. Without the passage model the two are equal)
+    assert right["learned"] >= 1.03 * right["alone"], right

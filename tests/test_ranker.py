@@ -116,7 +116,7 @@ def test_where_retrieval_refuses_the_ranker_answers_and_where_it_is_unsure_refus
     reply, _ = bot.reply("azathioprine AEs? derm wants to start me on it", None)
     assert reply["kind"] == "answer" and "azathioprine" in reply["text"].lower()
     assert 0.5 <= reply["confidence"] <= 1.0
-    refused, _ = bot.reply("does dupixent cause weight gain", None)
+    refused, _ = bot.reply("can cyclosporine cause diarrhea", None)  # methotrexate's, beside it
     assert refused["kind"] == "no_answer"
 
 
