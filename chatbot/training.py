@@ -235,7 +235,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
         labels = [e.kind for e in taught]
         full = pool.submit(fit_logistic, x, vocab, labels, ANSWER_C, None, ANSWER_SOLVER,
                            ANSWER_TOL)
-        passages = pool.submit(passage_classifier, vocab, tfidf, taught, taught_rows)
+        passages = pool.submit(passage_classifier, x, taught)
         fits = []
         for g in (groups if folds else []):  # the ranker's: each without one fold of authors
             kept = [j for j, h in enumerate(group_of) if h != g]
@@ -276,25 +276,24 @@ def fit_passages(model: AnswerModel, tfidf, examples: list[Example], rows: list[
     the examples that say which passage of their section answers them (Example.passages; one
     naming two teaches both). Returns scikit-learn's estimator (tests compare the two), or
     None with fewer than two passages to learn or fewer than two examples a passage."""
-    clf = passage_classifier(model.vocab, tfidf, examples, rows)
+    clf = passage_classifier(tfidf.transform(_matrix(rows, model.vocab)), examples)
     keep_passages(model, clf)
     return clf
 
 
-def passage_classifier(vocab: np.ndarray, tfidf, examples: list[Example],
-                       rows: list[dict[int, int]]):
-    """fit_passages' estimator, over the features `vocab` and `tfidf` (None: too little to
-    learn), fitted apart from the answer model so the two can be fitted side by side."""
+def passage_classifier(x, examples: list[Example]):
+    """fit_passages' estimator (None: too little to learn), from the examples' rows of the
+    answer model's TF-IDF matrix `x` (one row an example, in order): fitted apart from the
+    answer model so the two can be fitted side by side, over the features already built."""
     from sklearn.linear_model import LogisticRegression
 
     taught = [(i, p) for i, e in enumerate(examples) for p in e.passages]
     passages = len({p for _, p in taught})
     if passages < 2 or len(taught) < 2 * passages:
         return None
-    x = tfidf.transform(_matrix([rows[i] for i, _ in taught], vocab))
     clf = LogisticRegression(C=ANSWER_C, solver=ANSWER_SOLVER, tol=ANSWER_TOL,
                              max_iter=MAX_ITER, random_state=0)
-    return clf.fit(x, np.array([p for _, p in taught]))
+    return clf.fit(x[[i for i, _ in taught]], np.array([p for _, p in taught]))
 
 
 def keep_passages(model: AnswerModel, clf) -> None:

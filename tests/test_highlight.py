@@ -44,12 +44,13 @@ def test_answers_link_to_their_section_of_the_article(bot):
 
 
 def test_a_prepared_bot_keeps_article_text_only_and_no_more_of_it_as_patients_ask(settings):
+    from chatbot.core.corpus import reply_text
     from chatbot.core.dialogue import Bot
 
     bot = Bot(settings).prepare()
     kept_parts, kept_about = dict(bot.highlighter._parts), dict(bot._about)
     assert len(kept_parts) == len(bot.passages) and kept_about
-    article = {bot._reply_text(p) for p in bot.passages}
+    article = {reply_text(p, bot.lead_ins) for p in bot.passages}
     for question in ["does rinvoq cause acne", "how much does dupixent cost",
                      "rinvoq or dupixent which is cheaper", "my secret question about zzxq"]:
         bot.reply(question, {})

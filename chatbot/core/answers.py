@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from chatbot.core.classifier import TextClassifier, saved_or_trained
-from chatbot.core.corpus import CorpusError, lead_ins, load_corpus, slugify
+from chatbot.core.corpus import CorpusError, lead_ins, load_corpus, reply_text, slugify
 from chatbot.core.examples import EXAMPLES_DIR, Example, read_jsonl
 from chatbot.core.ranker import FEATURES, FOLLOW_UP_FEATURES
 
@@ -120,9 +120,8 @@ def _replies(documents) -> dict[str, list[tuple[str, str]]]:
     for d in documents:
         follow = lead_ins(d.passages)
         for p in d.passages:
-            text = p.text + (" " + follow[p.id].text if p.id in follow else "")
             out.setdefault(f"{slugify(d.path.stem)}/{section_id(p.section)}", []).append(
-                (p.id, phrase_form(text)))
+                (p.id, phrase_form(reply_text(p, follow))))
     return out
 
 

@@ -236,6 +236,14 @@ def lead_ins(passages: list[Passage]) -> dict[str, Passage]:
     return out
 
 
+def reply_text(passage: Passage, follow: dict[str, Passage]) -> str:
+    """What an answer from `passage` shows: its text and, after a lead-in (`follow`: the
+    lead_ins of its article), the paragraph it leads to."""
+    if passage.id in follow:
+        return passage.text + "\n\n" + follow[passage.id].text
+    return passage.text
+
+
 def load_corpus(directory: Path) -> list[Document]:
     """Every `*.md` article in `directory`, sorted by name so passage order is stable."""
     if not directory.is_dir():

@@ -20,7 +20,8 @@ from chatbot.config import Settings
 from chatbot.core.answers import AnswerModel, answer_model_for, section_id
 from chatbot.core.classifier import buckets
 from chatbot.core.ranker import Found, candidates, found_sections, scores
-from chatbot.core.corpus import CorpusError, Document, Passage, lead_ins, load_corpus
+from chatbot.core.corpus import (CorpusError, Document, Passage, lead_ins, load_corpus,
+                                 reply_text)
 from chatbot.core.english import is_english
 from chatbot.core.highlight import Highlighter
 from chatbot.core.lexicon import Lexicon
@@ -270,7 +271,7 @@ class Bot:
         # worked out now, not at the first patient who needs them: how fast a reply comes
         # back then says nothing about what was asked before (and later replies are faster)
         for passage in self.passages:
-            self.highlighter.parts(self._reply_text(passage))
+            self.highlighter.parts(reply_text(passage, self.lead_ins))
         for entry in self.lexicon.entries:
             if entry.is_entity:
                 self._sections_about((entry.name,))
@@ -709,7 +710,7 @@ class Bot:
                 break
             if s != best.section and s not in related:
                 related.append(s)
-        text = self._reply_text(best)
+        text = reply_text(best, self.lead_ins)
         reply = self._message("answer", text, round(chosen.coverage, 3), related[:MAX_SUGGESTIONS])
         doc, section, _ = best.id.split("/")
         reply["source"] = {"title": best.doc.title, "author": best.doc.author,
@@ -717,13 +718,6 @@ class Bot:
                            "url": f"/article/{doc}#{section}"}
         reply["highlights"] = self.highlighter.spans(text, query, self.index.weight)
         return reply
-
-    def _reply_text(self, passage: Passage) -> str:
-        """What an answer from this passage shows: its text, and after a lead-in ("there
-        are several other options") the passage it leads to."""
-        if passage.id in self.lead_ins:
-            return passage.text + "\n\n" + self.lead_ins[passage.id].text
-        return passage.text
 
     def _covered_suggestions(self, query: Query) -> list[str]:
         """Questions the article does answer, about the medicine asked about when there is one."""
