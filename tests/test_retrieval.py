@@ -233,6 +233,25 @@ def test_the_story_around_a_question_is_told_apart(message, asides):
     assert [w for w, aside in zip(words(message), flags) if aside] == asides
 
 
+def test_the_story_stays_aside_when_a_name_typed_in_pieces_is_joined(bot):
+    """Joining "metho trexate" into one word leaves the story's words aside all the same,
+    and the joined name is aside only when all its pieces were."""
+    query = bot.parser.parse("My mum is 82 and on metho trexate. Is it safe for her?")
+    aside = {c.word for c in query.concepts if c.aside}
+    assert query.entities == ["methotrexate"]
+    assert "82" in aside and "methotrexate" in aside
+    assert not any(c.aside for c in query.concepts if c.word == "safe")
+
+
+@pytest.mark.parametrize("typed", [
+    "what are the side effects of dupixent im a nurse", "is rinvoq ok for me", "cibinqo or dupixent",
+])
+def test_a_name_typed_whole_is_not_joined_with_the_next_word(bot, typed):
+    """"dupixent im" is no medicine in pieces: the name was typed whole."""
+    words = typed.split()
+    assert bot.parser.speller.join_names(words) == (words, {})
+
+
 @pytest.mark.parametrize("question, phrase", [
     ("I have been through every single eczema treatment my dermatologist can think of and "
      "nothing has worked. Is there anything left at all?", "clinical trial"),

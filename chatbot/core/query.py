@@ -86,6 +86,19 @@ class Query:
                      self.corrected, self.definition)
 
 
+def _joined_flags(flags: list[bool], typed: list[str], joined: dict[str, str]) -> list[bool]:
+    """Per-word flags (QueryParser._asides) carried onto the words after a name typed in
+    pieces was joined ("metho trexate" is one word): a joined name is an aside only if all
+    its pieces were. Empty when the words cannot be lined up."""
+    out, i = [], 0
+    while i < len(typed) and i < len(flags):
+        n = next((len(k.split()) for k in joined
+                  if typed[i:i + len(k.split())] == k.split()), 1)
+        out.append(all(flags[i:i + n]))
+        i += n
+    return out
+
+
 class QueryParser:
     def __init__(self, analyzer: Analyzer, lexicon: Lexicon, speller: SpellingCorrector,
                  people: frozenset[str] = frozenset()):
@@ -158,7 +171,7 @@ class QueryParser:
     def parse(self, text: str) -> Query:
         typed = words(text)[:MAX_QUERY_WORDS]
         raw, joined = self.speller.join_names(typed)
-        aside = self._asides(text)[:MAX_QUERY_WORDS] if len(raw) == len(typed) else []
+        aside = _joined_flags(self._asides(text)[:MAX_QUERY_WORDS], typed, joined)
         fixed = self._corrected(raw)
         stems = [self.analyzer.stem(w) for w in fixed]
         # a medicine's classes come back below as part credit

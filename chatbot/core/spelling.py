@@ -136,8 +136,8 @@ class SpellingCorrector:
             if len(joined) < MIN_JOINED_NAME:
                 continue
             for name in self._names_by_start.get(joined[:2], ()):
-                if abs(len(name) - len(joined)) > 2:
-                    continue
+                if abs(len(name) - len(joined)) > 2 or name == run[0]:
+                    continue  # a name typed whole is not one in pieces ("dupixent im ...")
                 d = edit_distance(joined, name, transpositions=True)
                 if d <= _max_distance(name) and d < best_d:
                     best, best_d, best_n = name, d, n
