@@ -163,9 +163,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("I tried light therapy for months and it didnt help, what now", "would consider a systemic drug"),
     ("creams didnt help at all", "not seen improvement"),
     # lay words: weaker, worry about, how often, who wrote it
-    pytest.param("will my immune system be weaker", "immune system", marks=pytest.mark.xfail(
-        strict=True, reason="since sets BM-BT were trained on, the ranker sets retrieval's section "
-                            "aside (0.38) and is not sure of its own (0.46): refused, offering both")),
+    ("will my immune system be weaker", "immune system"),
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
     ("how often do I need checkups", "regular checkups"),
     ("who wrote this", "Dr. Joan Paul"),

@@ -144,11 +144,9 @@ def test_postings_bm25_scores_equal_rank_bm25s(bot):
 
 
 @pytest.mark.parametrize("question", [
-    pytest.param(  # weight gain is prednisone's, not dupilumab's
-        "does dupixent cause weight gain", marks=pytest.mark.xfail(strict=True, reason=(
-            "since sets BY-CB were trained on, the ranker is sure of the biologics' side "
-            "effects (0.81, over BRIDGE_AT) and answers with dupilumab's list, which the "
-            "bridge allows because that section never uses 'weight gain'"))),
+    # weight gain is prednisone's, not dupilumab's: refused since the boundary questions of
+    # set CH were learned (its two on weight gain left out of the examples, as this pins it)
+    "does dupixent cause weight gain",
     "does rinvoq cause hair loss",          # hair loss is methotrexate's and azathioprine's
     "can cyclosporine cause diarrhea",
     "can pregnant women use dupixent",      # the pregnancy passage is about methotrexate
