@@ -143,6 +143,21 @@ def test_postings_bm25_scores_equal_rank_bm25s(bot):
         assert bot.index.bm25.get_scores(terms).any() or question == "who won the world cup"
 
 
+def test_a_sentence_naming_no_medicine_speaks_of_them_all(bot):
+    """A passage opening with methotrexate whose next sentence speaks of the whole class is on
+    topic for another medicine when that sentence answers the question; a passage whose only
+    sentence names methotrexate is not."""
+    section = "Who should not take systemic immunomodulators?"
+
+    def on_topic(question):
+        return {h.passage.id.rsplit("/", 1)[1]
+                for h in bot.index.rank(bot.parser.parse(question)).section(section)}
+
+    assert "3" in on_topic("i had tuberculosis, can i use dupixent")  # "...tuberculosis should also refrain"
+    assert "3" not in on_topic("is dupixent bad for the liver")  # the liver sentence names methotrexate
+    assert "2" not in on_topic("can pregnant women use dupixent")  # "...such as methotrexate"
+
+
 @pytest.mark.parametrize("question", [
     # weight gain is prednisone's, not dupilumab's: refused since the boundary questions of
     # set CH were learned (its two on weight gain left out of the examples, as this pins it)

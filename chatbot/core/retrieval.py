@@ -10,6 +10,7 @@ features of where the words sit break the ties.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -37,6 +38,7 @@ ASIDE_WEIGHT = 0.5  # a concept from the story around a question; a medicine's n
 # low, yet it is what the question is about ("cibinqo side effects")
 MIN_WEIGHT = 0.8
 UNKNOWN_WEIGHT = 1.0  # a word the article never uses weighs as much as its rarest word
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,12 @@ class Index:
         self.pairs_col = Column(pairs)  # neighbouring stems, either order
         drugs = [self.drugs_named(p.section + " . " + p.text) for p in passages]
         self.drugs_col = Column(drugs)  # the medicines each passage names
+        # the terms of the sentences (and section question) of a passage naming a medicine
+        # that name none: "Methotrexate can damage the liver ... Those with a history of
+        # severe infections, hepatitis, and tuberculosis should also refrain from using these
+        # medications" speaks of the whole class in its second sentence
+        self.neutral_col = Column([self.unnamed_terms(p) if named else frozenset()
+                                   for p, named in zip(passages, drugs)])
         self.names_a_drug = np.array([bool(d) for d in drugs])
         self.lead = np.array([i == 0 or passages[i - 1].section != p.section
                               for i, p in enumerate(passages)], dtype=float)
@@ -192,6 +200,13 @@ class Index:
         for i, p in enumerate(passages):
             by_section.setdefault(p.section, []).append(i)
         self.section_ids = {s: np.array(ids, dtype=np.int64) for s, ids in by_section.items()}
+
+    def unnamed_terms(self, passage: Passage) -> frozenset[str]:
+        """The terms of a passage's sentences, and of its section question, that name no
+        medicine."""
+        sentences = [passage.section] + _SENTENCE_END.split(passage.text)
+        return frozenset(t for sentence in sentences if not self.drugs_named(sentence)
+                         for t in self.terms(sentence))
 
     def drugs_named(self, text: str) -> frozenset[str]:
         """The medicines (generic names) a text names."""
@@ -293,6 +308,21 @@ class Index:
             acc += hit
         return acc / len(named) if named else acc
 
+    def answered_unnamed(self, query: Query) -> np.ndarray:
+        """Passages that answer all they answer of the question in sentences naming no
+        medicine (Index.neutral_col): such a passage speaks of every medicine there, so one
+        about methotrexate may still answer "i had TB, can i take dupixent?"."""
+        asked = [c for c in query.concepts if not (c.is_entity or c.from_context)]
+        if not asked:
+            return self.terms_col.none
+        ok = np.ones(self.terms_col.size, dtype=bool)
+        some = np.zeros(self.terms_col.size, dtype=bool)
+        for c in asked:
+            there = self.credits(c, self.neutral_col)
+            ok &= there >= self.credits(c, self.terms_col)
+            some |= there > 0
+        return ok & some
+
     def search(self, query: Query, k: int = 5) -> list[Hit]:
         """The k best passages, best first; empty when the query has no content words."""
         return self.rank(query, k).hits
@@ -335,6 +365,12 @@ class Index:
                 on_topic &= named | member | (self.credits(c, self.text_col) > 0)
             if c.drug:
                 on_topic &= named | ~self.names_a_drug | self.drugs_col.having({c.entity}) | asked_too
+        if entities:
+            # unless it answers the question in sentences naming no medicine: then it speaks
+            # of them all ("... should also refrain from using these medications"). Out of
+            # fold (63 authors, 6,188 answerable, 2026-12-02): right 79.8% -> 80.1%, wrong
+            # 6.5% -> 6.4%, not covered refused 95.5% -> 95.3%
+            on_topic |= self.answered_unnamed(query)
         score = np.where(on_topic, score, score - 1.0)
         return Ranking(self.passages, self.section_ids, score, coverage, on_topic, k)
 
