@@ -88,7 +88,8 @@ def render(wall: dict[str, float], quick: bool, load_before: str) -> str:
             rows += [[f"**`chatbot train` {what}, wall** (target <= 10 s)",
                       f"**{c['wall_median_s']} s**", ", ".join(map(str, c["wall_runs_s"]))],
                      ["... risk model fit", f"{c['risk_fit_median_s']} s", ""],
-                     ["... answer model, passage model and rankers (four fits and retrieval's "
+                     ["... answer model, passage model and rankers (five fits: the model, its "
+                      "passage model and three fold models for the rankers; and retrieval's "
                       "view of each question)", f"{c['answer_fit_median_s']} s", ""]]
         lines += ["## Training time", "", f"Command: `{d['command']}` (`chatbot train` on a copy "
                   f"of corpus/, a labelled question added before each run: {x['risk_examples']:,} "

@@ -368,7 +368,7 @@ class Index:
         if entities:
             # unless it answers the question in sentences naming no medicine: then it speaks
             # of them all ("... should also refrain from using these medications"). Out of
-            # fold (63 authors, 6,188 answerable, 2026-12-02): right 79.8% -> 80.1%, wrong
+            # fold (66 authors, 6,188 answerable, 2026-12-02): right 79.8% -> 80.1%, wrong
             # 6.5% -> 6.4%, not covered refused 95.5% -> 95.3%
             on_topic |= self.answered_unnamed(query)
         score = np.where(on_topic, score, score - 1.0)
