@@ -89,7 +89,7 @@ class Query:
 def _joined_flags(flags: list[bool], typed: list[str], joined: dict[str, str]) -> list[bool]:
     """Per-word flags (QueryParser._asides) carried onto the words after a name typed in
     pieces was joined ("metho trexate" is one word): a joined name is an aside only if all
-    its pieces were. Empty when the words cannot be lined up."""
+    its pieces were."""
     out, i = [], 0
     while i < len(typed) and i < len(flags):
         n = next((len(k.split()) for k in joined

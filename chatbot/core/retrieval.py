@@ -239,38 +239,38 @@ class Index:
             w *= ASIDE_WEIGHT  # a word of the story the lexicon does not know: likely colour
         return w * CONTEXT_WEIGHT if concept.from_context else w
 
-    def credits(self, concept: Concept, column: Column,
-                naming_all: np.ndarray | None = None) -> np.ndarray:
+    def credits(self, concept: Concept, column: Column) -> np.ndarray:
         """Per passage: how well it answers one concept (the best of its alternatives)."""
         best = np.zeros(column.size)
         for stems, credit in concept.alternatives:
             best = np.maximum(best, credit * column.having(stems))
-        if concept.compares and naming_all is not None:
-            best = np.maximum(best, naming_all)
         return best
 
     def coverage(self, query: Query, column: Column, weights: list[float] | None = None,
-                 naming_all: np.ndarray | None = None) -> np.ndarray:
-        """Per passage: the IDF-weighted share of the question's concepts it answers."""
+                 credits: list[np.ndarray] | None = None) -> np.ndarray:
+        """Per passage: the IDF-weighted share of the question's concepts it answers
+        (`credits`: each concept's credits over `column`, when worked out already)."""
         weights = weights or [self.weight(c) for c in query.concepts]
         total = sum(weights)
         acc = np.zeros(column.size)
         if not total:
             return acc
-        for concept, w in zip(query.concepts, weights):
-            acc += w * self.credits(concept, column, naming_all)
+        for i, (concept, w) in enumerate(zip(query.concepts, weights)):
+            acc += w * (credits[i] if credits is not None else self.credits(concept, column))
         return acc / total
 
-    def naming_all(self, query: Query) -> np.ndarray | None:
+    def naming_all(self, query: Query, plain: list[np.ndarray] | None = None) -> np.ndarray | None:
         """Passages naming every medicine a question asks about, when it asks about two or more:
         the article compares medicines by describing them side by side ("Cibinqo and Rinvoq are
-        both JAK1 inhibitors"), seldom with the word "difference"."""
-        named = [c for c in query.concepts if c.is_entity]
+        both JAK1 inhibitors"), seldom with the word "difference". `plain`: each concept's
+        credits over the passages' terms, when worked out already."""
+        plain = plain or [self.credits(c, self.terms_col) for c in query.concepts]
+        named = [p for c, p in zip(query.concepts, plain) if c.is_entity]
         if len(named) < 2:
             return None
         mask = np.ones(self.terms_col.size, dtype=bool)
-        for c in named:
-            mask &= self.credits(c, self.terms_col) == 1.0
+        for p in named:
+            mask &= p == 1.0
         return mask.astype(float)
 
     def pair_share(self, query: Query) -> np.ndarray:
@@ -308,18 +308,20 @@ class Index:
             acc += hit
         return acc / len(named) if named else acc
 
-    def answered_unnamed(self, query: Query) -> np.ndarray:
+    def answered_unnamed(self, query: Query, plain: list[np.ndarray]) -> np.ndarray:
         """Passages that answer all they answer of the question in sentences naming no
         medicine (Index.neutral_col): such a passage speaks of every medicine there, so one
-        about methotrexate may still answer "i had TB, can i take dupixent?"."""
-        asked = [c for c in query.concepts if not (c.is_entity or c.from_context)]
+        about methotrexate may still answer "i had TB, can i take dupixent?". `plain`: each
+        concept's credits over the passages' terms (Index.rank works them out once)."""
+        asked = [(c, p) for c, p in zip(query.concepts, plain)
+                 if not (c.is_entity or c.from_context)]
         if not asked:
             return self.terms_col.none
         ok = np.ones(self.terms_col.size, dtype=bool)
         some = np.zeros(self.terms_col.size, dtype=bool)
-        for c in asked:
+        for c, whole in asked:
             there = self.credits(c, self.neutral_col)
-            ok &= there >= self.credits(c, self.terms_col)
+            ok &= there >= whole
             some |= there > 0
         return ok & some
 
@@ -337,7 +339,14 @@ class Index:
         w = DEFINITION_WEIGHTS if query.definition else WEIGHTS
         weights = [self.weight(c) for c in query.concepts]
         bm25 = self.bm25.get_scores(query.terms)
-        coverage = self.coverage(query, self.terms_col, weights, self.naming_all(query))
+        # each concept's credits over the passages' terms, worked out once: for the
+        # coverage (a comparison word credited where all the medicines are named), which
+        # passages name the medicines, and which answer in sentences naming none
+        plain = [self.credits(c, self.terms_col) for c in query.concepts]
+        naming = self.naming_all(query, plain)
+        coverage = self.coverage(query, self.terms_col, weights, [
+            np.maximum(p, naming) if c.compares and naming is not None else p
+            for c, p in zip(query.concepts, plain)])
         score = (w["coverage"] * coverage + w["named"] * self.named_share(query)
                  + w["bm25"] * bm25 / max(bm25.max(), 1e-9)
                  + w["heading"] * self.heading_match(query, weights)
@@ -352,7 +361,7 @@ class Index:
         # to the question for the other.
         on_topic = np.ones(self.terms_col.size, dtype=bool)
         entities = [c for c in query.concepts if c.is_entity]
-        names = [self.credits(c, self.terms_col) == 1.0 for c in entities]
+        names = [p == 1.0 for c, p in zip(query.concepts, plain) if c.is_entity]
         for c, named in zip(entities, names):
             asked_too = self.terms_col.none
             for other, other_named in zip(entities, names):
@@ -370,7 +379,7 @@ class Index:
             # of them all ("... should also refrain from using these medications"). Out of
             # fold (66 authors, 6,188 answerable, 2026-12-02): right 79.8% -> 80.1%, wrong
             # 6.5% -> 6.4%, not covered refused 95.5% -> 95.3%
-            on_topic |= self.answered_unnamed(query)
+            on_topic |= self.answered_unnamed(query, plain)
         score = np.where(on_topic, score, score - 1.0)
         return Ranking(self.passages, self.section_ids, score, coverage, on_topic, k)
 
