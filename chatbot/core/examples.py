@@ -5,8 +5,9 @@ and extend them like the article:
 - safety.jsonl: {"id", "author", "kind": "crisis" | "emergency" | "none", "text"};
 - *_questions.jsonl: conversations {"id", "author", "turns", "expect": {"kind", ...}} and, for a
   question the article answers, "section": the id of the passage that answers it (see
-  chatbot.core.answers); every turn is an example message, "none" unless it is the last turn and the expected reply is a
-  crisis or an emergency.
+  chatbot.core.answers); every turn is an example message, "none", but in a conversation whose
+  expected reply is a crisis or an emergency, where the last turn alone is that and the
+  earlier ones, unlabelled, are left out.
 Every example names its author, so a score can always be measured on authors the model did
 not learn from.
 """
@@ -70,9 +71,10 @@ def _examples_of(row: dict, path: Path, n: int) -> list[Example]:
         turns, kind = row.get("turns"), (row.get("expect") or {}).get("kind")
         if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
             raise CorpusError(path, n, '"turns" must be a list of messages')
-        last = kind if kind in ("crisis", "emergency") else "none"
-        return [Example(t, last if i == len(turns) - 1 else "none", row["author"], where)
-                for i, t in enumerate(turns)]
+        if kind in ("crisis", "emergency"):  # only the last turn is labelled: an earlier
+            # one may be the risk itself ("i have a plan if this fails too"), so it is left out
+            return [Example(turns[-1], kind, row["author"], where)]
+        return [Example(t, "none", row["author"], where) for t in turns]
     text, kind = row.get("text"), row.get("kind")
     if not isinstance(text, str) or not text.strip():
         raise CorpusError(path, n, '"text" must be a non-empty message')
