@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from chatbot.core.corpus import reply_text
+from chatbot.core.dialogue import MAX_ANSWER_WORDS
 from chatbot.core.state import State
 
 from conftest import DEV_CASES, ROOT
@@ -361,6 +363,37 @@ def test_the_state_is_one_typed_value_and_its_context_is_lossless(bot):
         following = "what about dupixent?"
         assert bot.reply(following, state) == bot.reply(following, state.context())
     assert bot.state({"entity": "methotrexate", "topic": "x" * 5000}).topic == "x" * 200
+
+
+def test_an_answer_is_one_passage_or_two_of_one_section_in_the_articles_order(bot):
+    """Verbatim article text only: an answer is a passage (with the paragraph it leads in
+    to), or, where the passage model is unsure which of two answers, both, in the article's
+    order and at most MAX_ANSWER_WORDS long ("are jak inhibitors pills": what they are, and
+    the sentence on the two taken by mouth)."""
+    shown = {p.id: reply_text(p, bot.lead_ins) for p in bot.passages}
+    order = {p.id: i for i, p in enumerate(bot.passages)}
+    questions = [c["turns"] for c in load_cases(DEV_CASES)] + [
+        ["are jak inhibitors pills"], ["does azathioprine cause hair loss"],
+        ["who shouldnt take jak inhibitors"], ["side effects of cyclosporine"]]
+    two = 0
+    for turns in questions:
+        state = None
+        for turn in turns:
+            reply, state = bot.reply(turn, state)
+        if reply["kind"] != "answer":
+            continue
+        own = shown[reply["source"]["passage_id"]]
+        if reply["text"] == own:
+            continue
+        pairs = [(a, b) for a in shown for b in shown
+                 if order[a] < order[b] and a.rsplit("/", 1)[0] == b.rsplit("/", 1)[0]
+                 and reply["text"] == shown[a] + "\n\n" + shown[b]]
+        assert len(pairs) == 1 and reply["source"]["passage_id"] in pairs[0], reply["text"]
+        assert len(reply["text"].split()) <= MAX_ANSWER_WORDS
+        two += 1
+    assert two, "no answer showed two passages: the test would prove nothing"
+    reply, _ = bot.reply("are jak inhibitors pills", None)
+    assert "takes by mouth" in reply["text"] and "new kids on the block" in reply["text"]
 
 
 def test_the_state_remembers_the_section_answered_last(bot):

@@ -113,6 +113,15 @@ SUGGEST_AT = 0.2
 # article uses) did worse (57 authors, 5,246 answerable, 2026-12-02): 80.8 / 6.0 / 13.2 ->
 # 79.3 / 7.5 / 13.2: a passage missing a word is often still the one a question wants.
 PASSAGE_WEIGHT = 0.65
+# When the mix is unsure which passage answers (the runner-up's at least SECOND_AT of the
+# best's), the answer shows both, in the article's order, if together they are at most
+# MAX_ANSWER_WORDS long: a patient reads one more short paragraph of the same section rather
+# than the wrong one. Out of fold (6 author folds, 66 authors, 6,188 answerable, the same
+# fold models, 2026-12-02): right / wrong / refused 80.2 / 6.4 / 13.5 without, 80.6 / 6.0
+# at 0.8, 81.1 / 5.5 at 0.5, 81.2 / 5.3 at 0.3, 81.3 / 5.2 always (0.0); at 0.5 with 100
+# words 81.0 / 5.6. Refusals, not covered and small talk do not change.
+SECOND_AT = 0.5
+MAX_ANSWER_WORDS = 120
 
 
 class Reading(NamedTuple):
@@ -227,6 +236,7 @@ class Bot:
         self.documents: list[Document] = load_corpus(folder)
         self.passages: list[Passage] = [p for d in self.documents for p in d.passages]
         self.lead_ins = lead_ins(self.passages)
+        self._order = {p.id: i for i, p in enumerate(self.passages)}  # the articles' order
         stem_cache = StemCache(settings.cache_dir)
         known = stem_cache.load()
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
@@ -674,32 +684,50 @@ class Bot:
         return self.index.rank(query), query
 
     def _passage(self, hits: list[Hit], read: Reading | None,
-                 on_topic: list[Hit] | None = None) -> Hit:
+                 on_topic: list[Hit] | None = None) -> tuple[Hit, Hit | None]:
         """Which passage of the best hit's section answers: the best mix of the passage
         model's probability and retrieval's score (PASSAGE_WEIGHT) among the first hit and
         the section's passages on the medicine asked about (`on_topic`: Ranking.section of
         the message's one search), read from `read` (the text the answer model reads); the
         first hit without a passage model or a choice (a tapped suggestion: its section's own
-        question)."""
+        question). Second, the runner-up where the mix is unsure (SECOND_AT), else None."""
         model = self.answers if read is not None else None
         if model is None or not model.extra.get("passages") or on_topic is None:
-            return hits[0]
+            return hits[0], None
         same = [hits[0]] + [h for h in on_topic if h.passage != hits[0].passage]
         probs = model.passage_probabilities(read.text, [h.passage.id for h in same], read.counts) \
             if len(same) > 1 else None
         if probs is None:
-            return hits[0]
+            return hits[0], None
         low, high = min(h.score for h in same), max(h.score for h in same)
         span = (high - low) or 1.0
         mix = [PASSAGE_WEIGHT * p + (1 - PASSAGE_WEIGHT) * (h.score - low) / span
                for h, p in zip(same, probs)]
-        return same[mix.index(max(mix))]
+        best, second = sorted(range(len(same)), key=lambda i: -mix[i])[:2]
+        return same[best], same[second] if mix[second] >= SECOND_AT * mix[best] else None
+
+    def _answer_text(self, best: Passage, second: Passage | None) -> str:
+        """What the answer shows: the passage (reply_text) and, where `second` is given and
+        both fit in MAX_ANSWER_WORDS, the runner-up too, the two in the article's order."""
+        text = reply_text(best, self.lead_ins)
+        if second is None:
+            return text
+        other = reply_text(second, self.lead_ins)
+        if other in text:  # best leads in to it already
+            return text
+        if text in other:
+            both = other
+        else:
+            first, last = (text, other) if self._order[best.id] < self._order[second.id] \
+                else (other, text)
+            both = first + "\n\n" + last
+        return both if len(words(both)) <= MAX_ANSWER_WORDS else text
 
     def _answer(self, hits: list[Hit], query: Query, read: Reading | None = None,
                 on_topic: list[Hit] | None = None) -> dict:
         """The reply from the best passage of the best hit's section (_passage), with the
         sections of the other hits, then those around it, as suggestions."""
-        chosen = self._passage(hits, read, on_topic)
+        chosen, second = self._passage(hits, read, on_topic)
         best = chosen.passage
         related = []
         for h in hits[1:]:
@@ -710,7 +738,7 @@ class Bot:
                 break
             if s != best.section and s not in related:
                 related.append(s)
-        text = reply_text(best, self.lead_ins)
+        text = self._answer_text(best, second.passage if second else None)
         reply = self._message("answer", text, round(chosen.coverage, 3), related[:MAX_SUGGESTIONS])
         doc, section, _ = best.id.split("/")
         reply["source"] = {"title": best.doc.title, "author": best.doc.author,
