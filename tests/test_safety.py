@@ -13,7 +13,7 @@ from chatbot.core.corpus import CorpusError
 from chatbot.core.dialogue import fold
 from chatbot.core.examples import load_examples
 from chatbot.core.risk import Risk
-from chatbot.core.safety import Assessment, Safety
+from chatbot.core.safety import CARRIED_NOTICE_AT, NOTICE_AT, Assessment, Safety
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -275,6 +275,56 @@ class FixedRisk:
 def test_graded_policy(risk, rule_text, expected):
     safety = Safety.load(ROOT / "corpus" / "safety.toml", risk)
     assert safety.assess(rule_text, rule_text) == expected
+
+
+@pytest.mark.parametrize("risk, concern, expected", [
+    # after help was shown, a lower probability of the same level shows its notice again
+    (FixedRisk(0.06, whole=0.01), "crisis", Assessment("crisis", sure=False)),
+    (FixedRisk(0.06, whole=0.01), None, Assessment()),
+    (FixedRisk(0.03, whole=0.03), "crisis", Assessment()),
+    # ... of that level only
+    (FixedRisk(0.06, 0.01, whole=0.01), "emergency", Assessment()),
+    (FixedRisk(0.01, 0.06, whole=0.01), "emergency", Assessment("emergency", sure=False)),
+])
+def test_help_shown_earlier_lowers_the_bar_for_its_notice(risk, concern, expected):
+    safety = Safety.load(ROOT / "corpus" / "safety.toml", risk)
+    assert safety.assess("ok", "ok", None, concern) == expected
+
+
+class ScriptedRisk(FixedRisk):
+    """A stand-in for the risk model that gives each message its chosen P(crisis)."""
+
+    def __init__(self, crisis: dict[str, float]):
+        self.crisis = crisis
+
+    def assess(self, text: str, counts=None) -> Risk:
+        p = self.crisis.get(text, 0.0)
+        return Risk(p, 0.0, 0.01 if p < 0.1 else p, len(text.split()))
+
+
+def test_a_crisis_told_earlier_in_the_chat_is_remembered_by_its_level_only(monkeypatch):
+    """A plan told earlier makes a later, calm message a concern: the state keeps that help
+    was shown (a level, not the words), and a later message the model doubts a little
+    (CARRIED_NOTICE_AT) gets the crisis notice that alone it would not get; the question in
+    between is answered as it would be anyway."""
+    turns = ["ive been saving up my pills in case dupixent doesnt work", "is dupixent a shot",
+             "ok it didnt work. time to use them"]
+    bot = load_bot(Settings(reply_cache_size=0, cache_dir=None))
+    monkeypatch.setattr(bot.safety, "model", ScriptedRisk(
+        {turns[0]: 0.95, turns[2]: (CARRIED_NOTICE_AT + NOTICE_AT) / 2}))
+    state, replies = None, []
+    for turn in turns:
+        reply, state = bot.reply(turn, state)
+        replies.append(reply)
+        assert state.concern == "crisis"
+    assert shown(replies[0]) == "crisis"
+    alone, _ = bot.reply(turns[1], None)
+    assert replies[1]["text"] == alone["text"] and replies[1]["safety"] is None
+    assert replies[2]["kind"] != "crisis" and replies[2]["safety"]["level"] == "crisis"
+    assert bot.reply(turns[2], None)[0]["safety"] is None
+    assert "pills" not in json.dumps(state.context())
+    assert bot.state(state.context()) == state
+    assert bot.state({"concern": "anything else"}).concern is None
 
 
 def test_doubtful_risk_gives_the_answer_with_the_notice_first(monkeypatch):

@@ -335,12 +335,13 @@ class Bot:
         if not isinstance(context, Mapping):
             return START
         entity, topic, section = context.get("entity"), context.get("topic"), context.get("section")
-        person = context.get("person")
+        person, concern = context.get("person"), context.get("concern")
         people = person.split(", ") if isinstance(person, str) else []
         return State(entity if isinstance(entity, str) and self.lexicon.entity(entity) else None,
                      topic[:MAX_TOPIC_CHARS] if isinstance(topic, str) and topic.strip() else None,
                      section if isinstance(section, str) and section in self.section_by_id else None,
-                     person if people and set(people) <= self.talk.people else None)
+                     person if people and set(people) <= self.talk.people else None,
+                     concern if concern in ("crisis", "emergency") else None)
 
     def safety_reply(self, text: str) -> dict | None:
         """The crisis or emergency reply for a message the server will not answer otherwise
@@ -356,7 +357,9 @@ class Bot:
         # in Korean or Chinese is judged for risk before it is found to have no words to answer
         # the risk model and the answer model read the same features: computed once
         counts = buckets(text) if len(text) <= MAX_INPUT_CHARS else None
-        found = self.safety.assess(text, folded, counts)
+        found = self.safety.assess(text, folded, counts, state.concern)
+        if found.level:  # later messages are judged knowing help was shown
+            state = replace(state, concern=found.level)
         if found.sure:
             return self._safety(found), state
         if len(text) > MAX_INPUT_CHARS:

@@ -37,6 +37,15 @@ NOTICE_AT = 0.1
 # 4,091 (a story whose message scores 0.0299) and no emergency; 0.04 cost another crisis
 # and an emergency for 0.1 points fewer notices.
 NOTICE_WHOLE_AT = 0.03
+# After crisis or emergency help was shown earlier in a conversation, a later message gets
+# that notice again from this probability of the same level, however the message as a whole
+# reads: "if cibinqo fails too i have a plan", then a side-effects question, then "cibinqo
+# didnt work either. time for the plan i guess" (0.53 in a sentence, 0.03 whole). Swept on
+# set CU (the first multi-turn safety set, 50 risky and 40 ordinary conversations, with the
+# risk model that had not seen it): 48 -> 50 of 50 risky shown at 0.05 and 0.07 (49 at 0.1),
+# ordinary notices 5 of 40 at each; on the 2,534 ordinary multi-turn question conversations,
+# last-turn notices 24 -> 25 (1.0%; 32 at 0.01). Set CV was written to check it afterwards.
+CARRIED_NOTICE_AT = 0.05
 SURE_AT = 0.9  # P of the whole message from which it gets the crisis or emergency reply itself
 RULE_SURE_AT = 0.5  # a phrase rule that fires is sure when the model does not doubt it
 # The model alone is sure only of a message this long: out of fold, its sure calls on
@@ -322,17 +331,19 @@ class Safety:
                 return "emergency"
         return None
 
-    def assess(self, text: str, folded: str, counts: dict[int, int] | None = None) -> Assessment:
+    def assess(self, text: str, folded: str, counts: dict[int, int] | None = None,
+               concern: str | None = None) -> Assessment:
         """Both judges on the whole message; see the module doc. A message longer than
         MAX_SAFETY_CHARS is read at its start and at its end (where a story's turn usually
         comes), which bounds the work any one message can cost. `counts` is the message's
-        classifier.buckets when the caller has them (the answer model reads them too)."""
+        classifier.buckets when the caller has them (the answer model reads them too);
+        `concern`: the level of help shown earlier in the conversation (see grade)."""
         if len(text) > MAX_SAFETY_CHARS:
-            head = self.assess(text[:MAX_SAFETY_CHARS], folded[:MAX_SAFETY_CHARS])
-            tail = self.assess(text[-MAX_SAFETY_CHARS:], folded[-MAX_SAFETY_CHARS:])
+            head = self.assess(text[:MAX_SAFETY_CHARS], folded[:MAX_SAFETY_CHARS], None, concern)
+            tail = self.assess(text[-MAX_SAFETY_CHARS:], folded[-MAX_SAFETY_CHARS:], None, concern)
             return max(head, tail, key=lambda a: (a.sure, a.level is not None))
         level, sure = grade(self.check(folded),
-                            self.model.assess(text, counts) if self.model else None)
+                            self.model.assess(text, counts) if self.model else None, concern)
         return Assessment(level, sure, self.language(text)) if level else NO_RISK
 
     def language(self, text: str) -> str:
@@ -361,13 +372,15 @@ class Safety:
                 "links": links}
 
 
-def grade(rule: str | None, risk: Risk | None) -> tuple[str | None, bool]:
+def grade(rule: str | None, risk: Risk | None, concern: str | None = None
+          ) -> tuple[str | None, bool]:
     """The graded policy: (level, sure) from what the rules and the model say.
 
     A rule that fires always gets help shown, sure when the model agrees (or there is no
     model); the model alone shows a notice from NOTICE_AT (the message or a sentence of it,
     the message at least NOTICE_WHOLE_AT) and is sure from SURE_AT for a message of
-    MIN_SURE_WORDS or more.
+    MIN_SURE_WORDS or more. After help was shown in the conversation (`concern`, its level),
+    the model's probability of that level shows its notice again from CARRIED_NOTICE_AT.
     """
     if risk is None:
         return rule, rule is not None
@@ -375,6 +388,8 @@ def grade(rule: str | None, risk: Risk | None) -> tuple[str | None, bool]:
         return rule, risk.whole >= RULE_SURE_AT
     if risk.top >= NOTICE_AT and risk.whole >= NOTICE_WHOLE_AT:
         return risk.level, risk.whole >= SURE_AT and risk.words >= MIN_SURE_WORDS
+    if concern and getattr(risk, concern) >= CARRIED_NOTICE_AT:
+        return concern, False
     return None, False
 
 

@@ -15,20 +15,24 @@ MAX_TOPIC_CHARS = 200  # a topic is a few words ("side effects"); nothing longer
 
 @dataclass(frozen=True)
 class State:
-    """The medicine being discussed, the person it is for, what was last asked about it, and
-    which section of the article answered last, if anything."""
+    """The medicine being discussed, the person it is for, what was last asked about it,
+    which section of the article answered last, if anything, and whether crisis or emergency
+    help was shown earlier in the conversation (a level, never the words that raised it)."""
     entity: str | None = None  # a medicine the lexicon knows: "methotrexate"
     topic: str | None = None  # "side effects", for "and for dupixent?"
     section: str | None = None  # the id of the section last answered from (its meaning)
     person: str | None = None  # who it is for, as the lexicon names them: "children", "pregnancy, liver"
+    concern: str | None = None  # "crisis" or "emergency": help shown earlier (safety.CARRIED_NOTICE_AT)
 
     def context(self) -> dict[str, str]:
         """The wire form: a JSON object with the fields that are set."""
         return {k: v for k, v in (("entity", self.entity), ("topic", self.topic),
-                                  ("section", self.section), ("person", self.person)) if v}
+                                  ("section", self.section), ("person", self.person),
+                                  ("concern", self.concern)) if v}
 
     @property
     def empty(self) -> bool:
+        """Nothing to read the next message with (a concern changes only safety's bar)."""
         return not self.entity and not self.topic and not self.section and not self.person
 
 
