@@ -3,6 +3,7 @@ get a passage; people asking *about* warning signs do."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -303,28 +304,45 @@ class ScriptedRisk(FixedRisk):
 
 
 def test_a_crisis_told_earlier_in_the_chat_is_remembered_by_its_level_only(monkeypatch):
-    """A plan told earlier makes a later, calm message a concern: the state keeps that help
-    was shown (a level, not the words), and a later message the model doubts a little
+    """A plan told earlier (a doubt: the notice) makes a later, calm message a concern: the
+    state keeps that help was shown (a level, not the words), and a later message the model doubts a little
     (CARRIED_NOTICE_AT) gets the crisis notice that alone it would not get; the question in
     between is answered as it would be anyway."""
     turns = ["ive been saving up my pills in case dupixent doesnt work", "is dupixent a shot",
              "ok it didnt work. time to use them"]
     bot = load_bot(Settings(reply_cache_size=0, cache_dir=None))
     monkeypatch.setattr(bot.safety, "model", ScriptedRisk(
-        {turns[0]: 0.95, turns[2]: (CARRIED_NOTICE_AT + NOTICE_AT) / 2}))
-    state, replies = None, []
+        {turns[0]: 0.3, turns[2]: (CARRIED_NOTICE_AT + NOTICE_AT) / 2}))
+    state, replies, states = None, [], []
     for turn in turns:
         reply, state = bot.reply(turn, state)
         replies.append(reply)
+        states.append(state)
         assert state.concern == "crisis"
-    assert shown(replies[0]) == "crisis"
-    alone, _ = bot.reply(turns[1], None)
-    assert replies[1]["text"] == alone["text"] and replies[1]["safety"] is None
+    assert replies[0]["kind"] != "crisis" and shown(replies[0]) == "crisis"
+    assert not state.concern_sure
+    unconcerned, _ = bot.reply(turns[1], replace(states[0], concern=None))
+    assert replies[1] == unconcerned and replies[1]["safety"] is None
     assert replies[2]["kind"] != "crisis" and replies[2]["safety"]["level"] == "crisis"
     assert bot.reply(turns[2], None)[0]["safety"] is None
     assert "pills" not in json.dumps(state.context())
     assert bot.state(state.context()) == state
     assert bot.state({"concern": "anything else"}).concern is None
+
+
+def test_after_the_crisis_reply_itself_its_notice_stays_on_every_later_reply(bot):
+    """Pills counted, the crisis reply given, then an ordinary question: the answer comes
+    with the crisis notice first, the next one too, however ordinary they read; a notice
+    alone (a doubt) does not stay like that."""
+    _, state = bot.reply("i want to kill myself", None)
+    assert state.concern == "crisis" and state.concern_sure
+    for question in ("sorry. does methotrexate cause mouth sores", "what are biologics"):
+        reply, state = bot.reply(question, state)
+        assert reply["kind"] == "answer" and reply["safety"]["level"] == "crisis"
+        assert bot.reply(question, None)[0]["safety"] is None
+    assert state.concern_sure and bot.state(state.context()) == state
+    assert not bot.state({"concern": "crisis", "concern_sure": "yes"}).concern_sure
+    assert not bot.state({"concern_sure": True}).concern_sure
 
 
 def test_doubtful_risk_gives_the_answer_with_the_notice_first(monkeypatch):

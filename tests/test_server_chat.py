@@ -90,3 +90,15 @@ def test_a_cached_frame_is_the_reply_the_engine_computes(conversation, bot):
         assert chat.frames.get(text, bot.state(None)).text("x") \
             == ReplyFrame(*fresh.reply(text, None)).text("x")
     assert chat.frames.get(bot.public_questions()[0], bot.state({"entity": "methotrexate"})) is None
+
+
+def test_a_chip_tapped_after_crisis_help_keeps_the_help_and_the_concern(conversation, bot):
+    """A cached chip's reply is a new conversation's: after the crisis reply it is not sent
+    from the cache, so the crisis notice stays on and the context keeps the concern."""
+    chat, _ = conversation
+    crisis = ask(chat, "i want to kill myself", "1")
+    assert crisis["kind"] == "crisis" and crisis["context"]["concern"] == "crisis"
+    chip = ask(chat, bot.public_questions()[0], "2")
+    assert chip["kind"] == "answer" and chip["safety"]["level"] == "crisis"
+    assert chip["context"]["concern"] == "crisis" and chip["context"]["concern_sure"] is True
+    assert chat.frames.get(bot.public_questions()[0], bot.state(chip["context"])) is None

@@ -341,7 +341,8 @@ class Bot:
                      topic[:MAX_TOPIC_CHARS] if isinstance(topic, str) and topic.strip() else None,
                      section if isinstance(section, str) and section in self.section_by_id else None,
                      person if people and set(people) <= self.talk.people else None,
-                     concern if concern in ("crisis", "emergency") else None)
+                     concern if concern in ("crisis", "emergency") else None,
+                     concern in ("crisis", "emergency") and context.get("concern_sure") is True)
 
     def safety_reply(self, text: str) -> dict | None:
         """The crisis or emergency reply for a message the server will not answer otherwise
@@ -358,8 +359,14 @@ class Bot:
         # the risk model and the answer model read the same features: computed once
         counts = buckets(text) if len(text) <= MAX_INPUT_CHARS else None
         found = self.safety.assess(text, folded, counts, state.concern)
+        if not found.level and state.concern_sure:  # the crisis or emergency reply was given
+            # earlier: its notice stays on every later reply ("sorry. does mtx cause mouth
+            # sores" after pills counted); on the 2,844 ordinary multi-turn conversations of
+            # the examples no earlier turn had it, so no ordinary last turn gets the notice
+            found = Assessment(state.concern, False, self.safety.language(text))
         if found.level:  # later messages are judged knowing help was shown
-            state = replace(state, concern=found.level)
+            state = replace(state, concern=found.level, concern_sure=found.sure or (
+                state.concern_sure and found.level == state.concern))
         if found.sure:
             return self._safety(found), state
         if len(text) > MAX_INPUT_CHARS:

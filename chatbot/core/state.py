@@ -23,12 +23,16 @@ class State:
     section: str | None = None  # the id of the section last answered from (its meaning)
     person: str | None = None  # who it is for, as the lexicon names them: "children", "pregnancy, liver"
     concern: str | None = None  # "crisis" or "emergency": help shown earlier (safety.CARRIED_NOTICE_AT)
+    concern_sure: bool = False  # ... as the crisis or emergency reply itself: its notice stays
 
-    def context(self) -> dict[str, str]:
+    def context(self) -> dict[str, str | bool]:
         """The wire form: a JSON object with the fields that are set."""
-        return {k: v for k, v in (("entity", self.entity), ("topic", self.topic),
-                                  ("section", self.section), ("person", self.person),
-                                  ("concern", self.concern)) if v}
+        out: dict[str, str | bool] = {k: v for k, v in (
+            ("entity", self.entity), ("topic", self.topic), ("section", self.section),
+            ("person", self.person), ("concern", self.concern)) if v}
+        if self.concern_sure:
+            out["concern_sure"] = True
+        return out
 
     @property
     def empty(self) -> bool:

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 from chatbot.config import Settings
+from chatbot.core.state import START
 from chatbot.server.events import EventLog
 from chatbot.server.ratelimit import SlidingWindow
 
@@ -241,9 +242,9 @@ class ReplyFrames:
             self._frames[text] = ReplyFrame(*bot.reply(text, {}))
 
     def get(self, text: str, state) -> ReplyFrame | None:
-        """The frame for a public question asked in a new conversation (an empty State),
-        else None."""
-        if not state.empty:
+        """The frame for a public question asked in a new conversation (the State a
+        conversation starts in: nothing to follow up on, no help shown before), else None."""
+        if state != START:
             return None
         return self._frames.get(text)
 
