@@ -463,3 +463,40 @@ def test_rule_gates_never_pass_over_a_match(bot):
         for text in texts:
             if rule.pattern.search(text):
                 assert rule.search(text), (rule.name, text)
+
+
+def test_rules_checked_once_are_kept_with_their_gates_and_judge_the_same(tmp_path):
+    """`ask` loads rules checked before from the cache folder: the same verdicts as rules
+    checked now, on every third labelled message, with the gates the server's prepare()
+    gives, and only the rules a message gets past the gates of are compiled."""
+    path = ROOT / "corpus" / "safety.toml"
+    fresh = Safety.load(path)
+    Safety.load(path, None, tmp_path)  # checks the rules, keeps them
+    assert len(list(tmp_path.glob("safety-checked-*.json"))) == 1
+    kept = Safety.load(path, None, tmp_path)
+    rules = [r for t in kept.tables() for r in t.patterns]
+    assert not any("pattern" in r.__dict__ for r in rules)  # nothing compiled or checked
+    assert [r.gate for r in rules] == [r.gate for t in Safety.load(path).prepare().tables()
+                                       for r in t.patterns]
+    kept.check(fold("can i take methotrexate pregnant"))
+    assert sum("pattern" in r.__dict__ for r in rules) < len(rules) / 10
+    for text in {fold(e.text) for e in EXAMPLES[::3]}:
+        assert kept.check(text) == fresh.check(text), text
+
+
+@pytest.mark.parametrize("damage", ["edit the rules", "corrupt the check"])
+def test_an_edited_rule_is_checked_again_whatever_was_kept(tmp_path, damage):
+    """The check is kept under the file's bytes: an edited rule that fails its example stops
+    loading although the rules before it were checked; an unreadable check is made again."""
+    cache = tmp_path / "cache"
+    path = _with_rule(tmp_path, "template = '\\bkill {myself}\\b'\nexamples = [\"kill myself\"]")
+    Safety.load(path, None, cache)
+    if damage == "edit the rules":
+        path.write_text(path.read_text().replace('examples = ["kill myself"]',
+                                                 'examples = ["hurt myself"]'))
+        with pytest.raises(CorpusError, match="does not match its example 'hurt myself'"):
+            Safety.load(path, None, cache)
+    else:
+        next(cache.glob("safety-checked-*.json")).write_text("{not json")
+        assert Safety.load(path, None, cache).crisis.patterns[-1].search("i will kill myself")
+        assert json.loads(next(cache.glob("safety-checked-*.json")).read_text())

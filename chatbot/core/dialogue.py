@@ -242,7 +242,8 @@ class Bot:
         self.analyzer = Analyzer(load_word_list(folder / "stopwords.txt"), known)
         self.lexicon = Lexicon.load(folder / "lexicon.txt", self.analyzer.stem, self.analyzer.stopwords)
         self.safety = Safety.load(folder / "safety.toml",
-                                  model_for(folder, settings.cache_dir) if judge_risk else None)
+                                  model_for(folder, settings.cache_dir) if judge_risk else None,
+                                  settings.cache_dir)
         self._answers: AnswerModel | None | bool = False  # loaded when first needed
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)

@@ -11,9 +11,14 @@ so recall can be near total without derailing ordinary questions.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from chatbot.core.corpus import CorpusError
@@ -135,13 +140,19 @@ def load_word_lists(path: Path, lists: object) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Rule:
-    """One phrase rule: its name and its template with the word lists filled in, compiled.
-    `gate`: strings of which every match holds one (required_strings, set by Safety.prepare),
-    so a message holding none of them is passed over without running the pattern: most
-    messages, for most of the rules, at a fraction of the cost."""
+    """One phrase rule: its name and its template with the word lists filled in (`source`),
+    compiled when first needed. `gate`: strings of which every match holds one
+    (required_strings, set by Safety.prepare or read from the rules' check, RulesCheck), so a
+    message holding none of them is passed over without running the pattern: most messages,
+    for most of the rules, at a fraction of the cost, and `ask` compiles only the few rules
+    its one message gets past the gates of."""
     name: str
-    pattern: re.Pattern
+    source: str
     gate: tuple[str, ...] | None = None
+
+    @cached_property
+    def pattern(self) -> re.Pattern:
+        return re.compile(self.source)
 
     def search(self, text: str) -> re.Match | None:
         if self.gate is not None and not any(g in text for g in self.gate):
@@ -197,10 +208,13 @@ def _required(items: list) -> frozenset[str] | None:
     return min(candidates, key=lambda g: (min(map(len, g)) < 3, len(g), -min(map(len, g))))
 
 
-def compile_rules(path: Path, table: str, rules: object, lists: dict[str, str]) -> AnyOf:
+def compile_rules(path: Path, table: str, rules: object, lists: dict[str, str],
+                  gates: dict[str, list[str] | None] | None = None) -> AnyOf:
     """The rules of one table ([[crisis.rules]], [[emergency.asking]] ...), checked against
     their own examples (each must match) and counter-examples (none may): a rule that does
-    not do what its examples say stops loading, naming the file, the rule and the example."""
+    not do what its examples say stops loading, naming the file, the rule and the example.
+    `gates`: each rule's gate by its source, from a check of these very rules by this very
+    code (RulesCheck); then the rules are not compiled or checked again."""
     if not isinstance(rules, list) or not rules or not all(isinstance(r, dict) for r in rules):
         raise CorpusError(path, 0, f"[[{table}]] must be one or more rule tables")
     compiled, seen = [], set()
@@ -229,6 +243,10 @@ def compile_rules(path: Path, table: str, rules: object, lists: dict[str, str]) 
             raise CorpusError(path, line(), f"{where}: no word list named "
                               + ", ".join("{" + n + "}" for n in unknown) + " in [lists]")
         source = PLACEHOLDER.sub(lambda m: lists[m.group(1)], template)
+        if gates is not None and source in gates:
+            gate = gates[source]
+            compiled.append(Rule(name, source, tuple(gate) if gate is not None else None))
+            continue
         try:
             pattern = re.compile(source)
         except re.error as exc:
@@ -239,8 +257,57 @@ def compile_rules(path: Path, table: str, rules: object, lists: dict[str, str]) 
         for example in counter:
             if pattern.search(_fold(example)):
                 raise CorpusError(path, line(), f"{where}: matches its counter-example {example!r}")
-        compiled.append(Rule(name, pattern))
+        compiled.append(Rule(name, source))
     return AnyOf(compiled)
+
+
+class RulesCheck:
+    """That the phrase rules of a safety.toml were checked against their examples, and each
+    rule's gate (required_strings), kept in the cache folder between runs of `ask`: checking
+    and compiling every rule is half of what `ask` spends loading the corpus, and one
+    message needs only the rules it gets past the gates of. The key is the file's bytes,
+    this module's code and Python's version (its regular-expression parser reads the gates),
+    so an edited rule is checked again before it is used. Holds the rules, never a message."""
+
+    def __init__(self, path: Path, cache_dir: Path | None):
+        self.file = None
+        if cache_dir is not None:
+            try:
+                digest = hashlib.sha256(path.read_bytes() + b"\0" + Path(__file__).read_bytes()
+                                        + sys.version.encode()).hexdigest()[:16]
+            except OSError:
+                return  # loading says what is wrong with the file
+            self.file = cache_dir / f"safety-checked-{digest}.json"
+
+    def load(self) -> tuple[dict, dict[str, list[str] | None]] | None:
+        """The file as read (its TOML, which Python reads slower than JSON) and each checked
+        rule's gate by its source; None when these rules were not checked."""
+        try:
+            kept = json.loads(self.file.read_text(encoding="utf-8")) if self.file else None
+        except (OSError, ValueError):
+            return None
+        if not isinstance(kept, dict) or not isinstance(kept.get("data"), dict) \
+                or not isinstance(kept.get("gates"), dict):
+            return None
+        return kept["data"], kept["gates"]
+
+    def save(self, data: dict, safety: "Safety") -> None:
+        """Best effort, as StemCache: a read-only cache only costs the next start the check."""
+        if self.file is None:
+            return
+        gates = {r.source: list(r.gate) if r.gate is not None else None
+                 for table in safety.tables() for r in table.patterns}
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            for old in self.file.parent.glob("safety-checked-*.json"):
+                if old != self.file:
+                    old.unlink()
+            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"data": data, "gates": gates}, sort_keys=True),
+                           encoding="utf-8")
+            os.replace(tmp, self.file)
+        except OSError:
+            pass
 
 
 def _line_of(path: Path, needle: str) -> int:
@@ -281,15 +348,31 @@ class Safety:
     model: RiskModel | None = None
 
     @classmethod
-    def load(cls, path: Path, model: RiskModel | None = None) -> "Safety":
+    def load(cls, path: Path, model: RiskModel | None = None,
+             cache_dir: Path | None = None) -> "Safety":
+        """The rules and replies of `path` (a rule that fails its examples stops loading).
+        With `cache_dir`, rules checked before (RulesCheck) are not checked again and come
+        with their gates; rules checked now are kept there with theirs."""
+        check = RulesCheck(path, cache_dir)
+        kept = check.load()
+        if kept is not None:
+            return cls._read(path, model, *kept)
         data = load_toml(path)
+        safety = cls._read(path, model, data, None)
+        if cache_dir is not None:
+            check.save(data, safety.prepare())
+        return safety
+
+    @classmethod
+    def _read(cls, path: Path, model: RiskModel | None, data: dict,
+              gates: dict[str, list[str] | None] | None) -> "Safety":
         try:
             en = {f"{kind}_{part}": data[kind][part] for kind in ("crisis", "emergency")
                   for part in ("reply", "note", "notice")}
             en.update(call=data["links"]["call"], text=data["links"]["text"])
             es = {k: data["spanish"][k] for k in en}
             lists = load_word_lists(path, data["lists"])
-            rules = {table: compile_rules(path, table, data[kind][part], lists)
+            rules = {table: compile_rules(path, table, data[kind][part], lists, gates)
                      for kind, part in (("crisis", "rules"), ("emergency", "rules"),
                                         ("emergency", "asking"), ("emergency", "describing"),
                                         ("emergency", "past"), ("emergency", "now"))
@@ -309,12 +392,15 @@ class Safety:
         except KeyError as exc:
             raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
 
+    def tables(self) -> tuple[AnyOf, ...]:
+        """Every table of phrase rules."""
+        return (self.crisis, self.emergency, self.asking, self.describing, self.past, self.now)
+
     def prepare(self) -> "Safety":
         """Gives every rule its gate (required_strings). Reading the patterns again takes a
-        tenth of a second: worth it for a server's many messages (twice as fast each), not
-        for `ask`'s one, which runs the rules ungated."""
-        for table in (self.crisis, self.emergency, self.asking, self.describing, self.past,
-                      self.now):
+        few hundredths of a second: worth it for a server's many messages (twice as fast
+        each); `ask` reads the gates from the cache folder (RulesCheck) or runs ungated."""
+        for table in self.tables():
             table.patterns = tuple(rule if rule.gate else replace(
                 rule, gate=required_strings(rule.pattern)) for rule in table.patterns)
         return self
