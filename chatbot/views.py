@@ -92,13 +92,15 @@ class SavedViews:
 
 def _row_of(view: QuestionView) -> list:
     """A view as JSON values (floats written as Python reads them back: exactly)."""
-    found = {s: [f.rank, f.coverage, f.score, f.on_topic] for s, f in view.found.items()}
+    found = {s: [f.rank, f.coverage, f.score, f.on_topic, f.complete]
+             for s, f in view.found.items()}
     return [found, view.bar, view.words, view.previous,
             list(view.cues) if view.cues is not None else None, view.read]
 
 
 def _view_of(row: list) -> QuestionView:
     found, bar, words, previous, cues, read = row
-    return QuestionView({s: Found(int(r), float(c), float(sc), bool(on)) for s, (r, c, sc, on)
-                         in found.items()}, float(bar), int(words), previous,
+    return QuestionView({s: Found(int(r), float(c), float(sc), bool(on), bool(whole))
+                         for s, (r, c, sc, on, whole) in found.items()}, float(bar), int(words),
+                        previous,
                         tuple(cues) if cues is not None else None, read)

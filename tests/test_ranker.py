@@ -28,6 +28,18 @@ def test_candidates_are_retrievals_best_and_the_models_best_each_once():
     assert b[FEATURES.index("coverage")] == 0.0 and b[FEATURES.index("inverse_rank")] < 0.2
 
 
+def test_a_section_whose_passage_leaves_out_a_word_of_the_question_is_marked(bot):
+    """`complete`: whether retrieval's best passage of a section leaves out no word of the
+    question that its section uses: azathioprine's list has nausea, not vomiting (which
+    methotrexate's has), so "vomiting" is a feature against it, learned, not a rule."""
+    section = "what-are-the-side-effects-of-the-older-drugs"
+    assert not bot.question_view("does azathioprine cause vomiting").found[section].complete
+    assert bot.question_view("does azathioprine cause nausea").found[section].complete
+    got = dict(candidates(PROBS, {"c": Found(1, 0.8, 10.0, True, False)}, bar=0.6, words=4))
+    assert got["c"][FEATURES.index("complete")] == 0.0
+    assert got["a"][FEATURES.index("complete")] == 0.0  # not found by retrieval at all
+
+
 def test_a_follow_ups_candidates_include_the_section_answered_last():
     found = {"c": Found(1, 0.8, 10.0, True)}
     cues = (1.0, 0.0, 0.0)  # it names a medicine ("and for adbry?")

@@ -571,8 +571,8 @@ class Bot:
                 self._answers = model
         folded = fold(text)
         query, state_now, cues = self._read(text, folded, state)
-        ranking, _ = self._search(query, folded, state_now)
-        view = QuestionView(found_sections(ranking.hits, section_id), self._bar(text), len(words(text)))
+        ranking, query = self._search(query, folded, state_now)
+        view = QuestionView(self._found(ranking, query), self._bar(text), len(words(text)))
         if state.empty:
             return view
         return view._replace(previous=state.section, cues=cues,
@@ -606,7 +606,7 @@ class Bot:
             return None
         bar = self._bar(text)
         cleared = bool(hits) and hits[0].coverage >= bar
-        scored = scores(weights, candidates(probs, found_sections(hits, section_id), bar,
+        scored = scores(weights, candidates(probs, self._found(ranking, query), bar,
                                             len(words(text)), before and before.section,
                                             cues if before is not None else None))
         chosen = max(scored, key=scored.get) if scored else None
@@ -628,6 +628,12 @@ class Bot:
         reply = self._answer(inside, query, read or Reading(text), on_topic)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
+
+    def _found(self, ranking: Ranking, query: Query) -> dict[str, Found]:
+        """The sections retrieval found (ranker.found_sections), each with whether its best
+        passage leaves out no word of the question that its section uses (Index.contradicts)."""
+        return found_sections(ranking.hits, section_id, lambda h: not self.index.contradicts(
+            query, self.passage_index[h.passage.id], within_section=True))
 
     def _refusal(self, folded: str, query: Query, confidence: float, probs,
                  scored: dict[str, float] | None = None) -> dict:

@@ -25,7 +25,8 @@ MODELLED = 3  # the answer model's best sections considered
 NOT_SECTIONS = ("no_answer", "smalltalk")
 FEATURES = ("p_section", "log_p_section", "p_no_answer", "p_smalltalk", "model_top",
             "retrieval_top", "inverse_rank", "coverage", "relative_score", "on_topic",
-            "top_coverage", "coverage_over_bar", "log_words", "top_coverage_over_bar")
+            "top_coverage", "coverage_over_bar", "log_words", "top_coverage_over_bar",
+            "complete")
 # A follow-up's cues (Bot._read): it names a medicine ("and for adbry?"), it points at a
 # person ("could he take it?"), it names nothing the article knows ("what about long term").
 CUES = ("names_medicine", "points_at_person", "names_nothing")
@@ -43,15 +44,17 @@ class Found:
     coverage: float
     score: float
     on_topic: bool
+    complete: bool = True
 
 
-def found_sections(hits, section_id) -> dict[str, Found]:
+def found_sections(hits, section_id, complete=None) -> dict[str, Found]:
     """Retrieval's hits (best first) as the sections they come from, each once."""
     out: dict[str, Found] = {}
     for h in hits:
         s = section_id(h.passage.section)
         if s not in out:
-            out[s] = Found(len(out) + 1, h.coverage, h.score, h.on_topic)
+            out[s] = Found(len(out) + 1, h.coverage, h.score, h.on_topic,
+                           complete(h) if complete else True)
     return out
 
 
@@ -78,13 +81,14 @@ def _described(probs, found, bar, words, by_model, by_retrieval) -> list[tuple[s
     top_coverage = max((f.coverage for f in found.values()), default=0.0)
     out = []
     for s in dict.fromkeys(by_retrieval + by_model[:MODELLED]):
-        f = found.get(s, Found(RETRIEVED + 1, 0.0, 0.0, False))
+        f = found.get(s, Found(RETRIEVED + 1, 0.0, 0.0, False, False))
         p = probs.get(s, 0.0)
         out.append((s, [p, math.log(p + 1e-4), probs.get("no_answer", 0.0),
                         probs.get("smalltalk", 0.0), float(bool(by_model) and s == by_model[0]),
                         float(f.rank == 1), 1.0 / f.rank, f.coverage, f.score / top_score,
                         float(f.on_topic), top_coverage, f.coverage - bar,
-                        math.log(words + 1), (f.coverage - bar) * float(f.rank == 1)]))
+                        math.log(words + 1), (f.coverage - bar) * float(f.rank == 1),
+                        float(f.complete)]))
     return out
 
 
