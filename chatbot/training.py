@@ -45,7 +45,7 @@ MAX_ITER = 3000
 SOLVER = "newton-cg"
 ANSWER_SOLVER, ANSWER_TOL = "sag", 1e-2
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
-RANKER_C = 1.0  # the ranker: fourteen features, thousands of candidates
+RANKER_C = 1.0  # the ranker: fifteen features, thousands of candidates
 RANKER_FOLDS = 3  # the ranker learns from answer-model probabilities of unseen authors: three
 # folds score as six did (right, wrong and refused equal out of fold) at half the fits
 
