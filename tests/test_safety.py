@@ -500,3 +500,14 @@ def test_an_edited_rule_is_checked_again_whatever_was_kept(tmp_path, damage):
         next(cache.glob("safety-checked-*.json")).write_text("{not json")
         assert Safety.load(path, None, cache).crisis.patterns[-1].search("i will kill myself")
         assert json.loads(next(cache.glob("safety-checked-*.json")).read_text())
+
+
+def test_a_table_finds_what_its_rules_tried_in_turn_find():
+    """AnyOf.search tests every rule's gate at once: on every third labelled message it
+    returns the match the first matching rule, tried in turn, returns."""
+    safety = Safety.load(ROOT / "corpus" / "safety.toml").prepare()
+    for text in {fold(e.text) for e in EXAMPLES[::3]}:
+        for table in safety.tables():
+            found = table.search(text)
+            first = next((m for m in (r.search(text) for r in table.patterns) if m), None)
+            assert (found and found.group(0)) == (first and first.group(0)), text

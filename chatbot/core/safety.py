@@ -94,9 +94,26 @@ class AnyOf:
     def __init__(self, patterns: list[re.Pattern] | list["Rule"]):
         self.patterns = tuple(patterns)
 
+    @property
+    def patterns(self) -> tuple:
+        return self._patterns
+
+    @patterns.setter
+    def patterns(self, patterns: tuple) -> None:
+        self._patterns = patterns
+        gates = [frozenset(p.gate) if getattr(p, "gate", None) else None for p in patterns]
+        # every rule's gate strings at once: which of them a message holds is worked out
+        # once, and each rule's gate is then one set test (a loop over each rule's strings
+        # took a quarter of a reply)
+        self._gates = tuple(gates)
+        self._strings = tuple(sorted(set().union(*(g for g in gates if g))))
+
     def search(self, text: str) -> re.Match | None:
-        for pattern in self.patterns:
-            found = pattern.search(text)
+        held = {g for g in self._strings if g in text} if self._strings else None
+        for pattern, gate in zip(self._patterns, self._gates):
+            if gate is not None and gate.isdisjoint(held):
+                continue
+            found = pattern.search(text) if gate is None else pattern.pattern.search(text)
             if found:
                 return found
         return None
