@@ -484,7 +484,7 @@ def test_rules_checked_once_are_kept_with_their_gates_and_judge_the_same(tmp_pat
         assert kept.check(text) == fresh.check(text), text
 
 
-@pytest.mark.parametrize("damage", ["edit the rules", "corrupt the check"])
+@pytest.mark.parametrize("damage", ["edit the rules", "corrupt the check", "empty a gate"])
 def test_an_edited_rule_is_checked_again_whatever_was_kept(tmp_path, damage):
     """The check is kept under the file's bytes: an edited rule that fails its example stops
     loading although the rules before it were checked; an unreadable check is made again."""
@@ -497,9 +497,15 @@ def test_an_edited_rule_is_checked_again_whatever_was_kept(tmp_path, damage):
         with pytest.raises(CorpusError, match="does not match its example 'hurt myself'"):
             Safety.load(path, None, cache)
     else:
-        next(cache.glob("safety-checked-*.json")).write_text("{not json")
+        kept = next(cache.glob("safety-checked-*.json"))
+        if damage == "corrupt the check":
+            kept.write_text("{not json")
+        else:  # a gate no message can pass would silence its rule
+            check = json.loads(kept.read_text())
+            check["gates"] = {source: [] for source in check["gates"]}
+            kept.write_text(json.dumps(check))
         assert Safety.load(path, None, cache).crisis.patterns[-1].search("i will kill myself")
-        assert json.loads(next(cache.glob("safety-checked-*.json")).read_text())
+        assert all(json.loads(kept.read_text())["gates"].values())
 
 
 def test_a_table_finds_what_its_rules_tried_in_turn_find():

@@ -304,7 +304,9 @@ class RulesCheck:
         except (OSError, ValueError):
             return None
         if not isinstance(kept, dict) or not isinstance(kept.get("data"), dict) \
-                or not isinstance(kept.get("gates"), dict):
+                or not isinstance(kept.get("gates"), dict) or not all(
+                    g is None or isinstance(g, list) and g and all(isinstance(x, str) for x in g)
+                    for g in kept["gates"].values()):
             return None
         return kept["data"], kept["gates"]
 
@@ -319,12 +321,12 @@ class RulesCheck:
             for old in self.file.parent.glob("safety-checked-*.json"):
                 if old != self.file:
                     old.unlink()
+            text = json.dumps({"data": data, "gates": gates}, sort_keys=True)
             tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"data": data, "gates": gates}, sort_keys=True),
-                           encoding="utf-8")
+            tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, self.file)
-        except OSError:
-            pass
+        except (OSError, TypeError, ValueError):
+            pass  # a TOML value JSON cannot hold (a date) is read from the TOML every time
 
 
 def _line_of(path: Path, needle: str) -> int:
