@@ -20,3 +20,21 @@ def test_a_word_longer_than_any_target_is_not_worked_on():
     assert speller.correct("cyclosporin") == "cyclosporine"
     junk = "qwertyuiopasdfghjklzxcv"  # longer than every target + 2: left as it is
     assert speller.knows(junk) and speller.correct(junk) == junk
+
+
+def test_the_distance_is_nltks_edit_distance_with_transpositions():
+    """jellyfish's compiled Damerau-Levenshtein, which the corrector uses, gives the distances
+    nltk's edit_distance(transpositions=True) gives, on strings of few letters (where
+    transpositions and repeats interact most) and on misspelt names."""
+    import random
+
+    from jellyfish import damerau_levenshtein_distance
+    from nltk.metrics.distance import edit_distance
+
+    rng = random.Random(0)
+    pairs = [("".join(rng.choice("abcd") for _ in range(rng.randint(0, 8))),
+              "".join(rng.choice("abcd") for _ in range(rng.randint(0, 8)))) for _ in range(5000)]
+    pairs += [("ca", "abc"), ("metotrexate", "methotrexate"), ("dupixnet", "dupixent"),
+              ("cyclosporin", "cyclosporine"), ("tralokinumab", "tralokimunab")]
+    assert [damerau_levenshtein_distance(a, b) for a, b in pairs] \
+        == [edit_distance(a, b, transpositions=True) for a, b in pairs]
