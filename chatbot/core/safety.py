@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
 import tomllib
@@ -22,9 +21,9 @@ from functools import cached_property
 from pathlib import Path
 
 from chatbot.core.corpus import CorpusError
-from chatbot.core.classifier import tokens
+from chatbot.core.classifier import data_key, tokens
 from chatbot.core.risk import Risk, RiskModel
-from chatbot.core.text import words
+from chatbot.core.text import keep_json, words
 
 # The graded policy's tuning (bench/safety_quality.py measures it by leaving authors out):
 # P(crisis or emergency), of the message or a sentence in it, for a notice. Chosen leaving
@@ -113,6 +112,7 @@ class AnyOf:
         for pattern, gate in zip(self._patterns, self._gates):
             if gate is not None and gate.isdisjoint(held):
                 continue
+            # a gated rule's gate is passed already: its pattern itself, not Rule.search
             found = pattern.search(text) if gate is None else pattern.pattern.search(text)
             if found:
                 return found
@@ -289,11 +289,11 @@ class RulesCheck:
     def __init__(self, path: Path, cache_dir: Path | None):
         self.file = None
         if cache_dir is not None:
-            try:
-                digest = hashlib.sha256(path.read_bytes() + b"\0" + Path(__file__).read_bytes()
-                                        + sys.version.encode()).hexdigest()[:16]
+            try:  # the files' digests as the models' keys are made (classifier.data_key)
+                files = data_key([path, Path(__file__)], cache_dir)
             except OSError:
                 return  # loading says what is wrong with the file
+            digest = hashlib.sha256(f"{files} {sys.version}".encode()).hexdigest()[:16]
             self.file = cache_dir / f"safety-checked-{digest}.json"
 
     def load(self) -> tuple[dict, dict[str, list[str] | None]] | None:
@@ -316,17 +316,14 @@ class RulesCheck:
             return
         gates = {r.source: list(r.gate) if r.gate is not None else None
                  for table in safety.tables() for r in table.patterns}
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            for old in self.file.parent.glob("safety-checked-*.json"):
+        for old in self.file.parent.glob("safety-checked-*.json"):
+            try:
                 if old != self.file:
-                    old.unlink()
-            text = json.dumps({"data": data, "gates": gates}, sort_keys=True)
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.file)
-        except (OSError, TypeError, ValueError):
-            pass  # a TOML value JSON cannot hold (a date) is read from the TOML every time
+                    old.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only cache keeps the old check, which nothing reads
+        # a TOML value JSON cannot hold (a date) leaves nothing kept: read from the TOML
+        keep_json(self.file, {"data": data, "gates": gates})
 
 
 def _line_of(path: Path, needle: str) -> int:

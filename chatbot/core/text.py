@@ -136,12 +136,19 @@ class StemCache:
 
     def save(self, stems: dict[str, str]) -> None:
         """Best effort: a read-only home or a full disk only costs the next start some time."""
-        if not self.path:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(stems, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            pass
+        if self.path:
+            keep_json(self.path, stems)
+
+
+def keep_json(path: Path, value) -> None:
+    """Writes `value` as JSON to a file in the cache folder, whole or not at all (another
+    process reads the old file or the new, never half of one). Best effort: a read-only or
+    full cache, or a value JSON cannot hold, only costs the next start the work kept."""
+    try:
+        text = json.dumps(value, sort_keys=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass
