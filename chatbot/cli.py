@@ -459,7 +459,7 @@ def _check(settings: Settings, cv: bool) -> int:
     """`chatbot check`: loads everything a server would, then looks for examples that
     contradict each other and a saved model that no longer matches its examples."""
     from chatbot.core import load_bot
-    from chatbot.core.examples import example_files, load_examples
+    from chatbot.core.examples import example_files, load_examples, message_key
     from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples, answer_files
     from chatbot.core.classifier import data_key
     from chatbot.core.risk import MODEL_FILE, RiskModel
@@ -473,7 +473,7 @@ def _check(settings: Settings, cv: bool) -> int:
         return 1
     seen: dict[str, tuple[str, str]] = {}
     for e in examples:
-        key = " ".join(e.text.lower().split())
+        key = message_key(e.text)
         if key in seen and seen[key][0] != e.kind:
             problems.append(f"{e.where}: labelled {e.kind}, but {seen[key][1]} labels the same "
                             f"message {seen[key][0]}")

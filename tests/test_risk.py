@@ -2,6 +2,7 @@
 examples, and answering never needs scikit-learn."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -157,3 +158,20 @@ def test_a_model_from_kept_features_is_the_model_from_fresh_ones(examples, tmp_p
     again = train(sample, features=kept)
     assert kept.hashed == 0
     assert np.array_equal(again.coef, fresh.coef) and np.array_equal(again.vocab, fresh.vocab)
+
+
+def test_a_risky_conversation_teaches_its_last_turn_unless_it_is_ordinary_elsewhere(tmp_path):
+    """The last turn of a conversation ending in a crisis is taught as one, its earlier turns
+    not at all; but a last turn another example labels ordinary ("gn", small talk elsewhere)
+    is risky only after what came before it, so it is left out rather than taught both ways."""
+    folder = tmp_path / "examples"
+    folder.mkdir()
+    rows = [
+        {"id": "A1", "author": "a", "turns": ["is mtx safe", "ive saved up my pills for friday"],
+         "expect": {"kind": "crisis"}},
+        {"id": "A2", "author": "a", "turns": ["nobody will miss me", "gn"], "expect": {"kind": "crisis"}},
+        {"id": "B1", "author": "b", "turns": ["thanks", "gn"], "expect": {"kind": "smalltalk"}},
+    ]
+    (folder / "x_questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = sorted((e.text, e.kind) for e in load_examples(tmp_path))
+    assert got == [("gn", "none"), ("ive saved up my pills for friday", "crisis"), ("thanks", "none")]

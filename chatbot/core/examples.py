@@ -7,7 +7,9 @@ and extend them like the article:
   question the article answers, "section": the id of the passage that answers it (see
   chatbot.core.answers); every turn is an example message, "none", but in a conversation whose
   expected reply is a crisis or an emergency, where the last turn alone is that and the
-  earlier ones, unlabelled, are left out.
+  earlier ones, unlabelled, are left out. Such a last turn that another example labels
+  otherwise ("gn" after a goodbye, and as small talk) is risky only by what came before it:
+  it is left out too (the carried concern, chatbot.core.state.State.concern, answers it).
 Every example names its author, so a score can always be measured on authors the model did
 not learn from.
 """
@@ -31,6 +33,7 @@ class Example:
     where: str  # file:line, for messages a clinic can act on
     before: tuple[str, ...] = ()  # a follow-up's earlier turns, in order (answer examples)
     passages: tuple[str, ...] = ()  # the passages of its section that answer it (answer examples)
+    in_context: bool = False  # labelled by its conversation: a risky conversation's last turn
 
 
 def example_files(corpus_dir: Path) -> list[Path]:
@@ -62,7 +65,24 @@ def load_examples(corpus_dir: Path) -> list[Example]:
             if not isinstance(row.get("author"), str):
                 raise CorpusError(path, n, 'each line needs an "author"')
             out += _examples_of(row, path, n)
-    return out
+    return _alone(out)
+
+
+def _alone(examples: list[Example]) -> list[Example]:
+    """The examples without a risky conversation's last turn that another example labels
+    otherwise: its risk lies in the earlier turns, and taught alone it would teach a false
+    alarm (the one message labelled two ways)."""
+    kinds: dict[str, set[str]] = {}
+    for e in examples:
+        if not e.in_context:
+            kinds.setdefault(message_key(e.text), set()).add(e.kind)
+    return [e for e in examples
+            if not (e.in_context and kinds.get(message_key(e.text), {e.kind}) - {e.kind})]
+
+
+def message_key(text: str) -> str:
+    """A message as `chatbot check` compares two examples: lower case, spaces folded."""
+    return " ".join(text.lower().split())
 
 
 def _examples_of(row: dict, path: Path, n: int) -> list[Example]:
@@ -73,7 +93,7 @@ def _examples_of(row: dict, path: Path, n: int) -> list[Example]:
             raise CorpusError(path, n, '"turns" must be a list of messages')
         if kind in ("crisis", "emergency"):  # only the last turn is labelled: an earlier
             # one may be the risk itself ("i have a plan if this fails too"), so it is left out
-            return [Example(turns[-1], kind, row["author"], where)]
+            return [Example(turns[-1], kind, row["author"], where, in_context=len(turns) > 1)]
         return [Example(t, "none", row["author"], where) for t in turns]
     text, kind = row.get("text"), row.get("kind")
     if not isinstance(text, str) or not text.strip():
