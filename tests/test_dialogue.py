@@ -232,12 +232,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("whats the difference between a systemic drug and a topical one", "Unlike topical"),
     ("my derm switched my meds 3 times, why is it so hard to find the right one", "trial and error"),
     # worries said as statements
-    pytest.param("worried the prednisone is making me gain weight", "weight gain",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets CX and CY (weight gain not covered for the JAK inhibitors, "
-                     "azathioprine) were trained on, the answer model reads it as not covered "
-                     "(0.73) and the ranker vetoes retrieval's section (coverage 0.98); "
-                     "'does prednisone cause weight gain' is answered"))),
+    ("worried the prednisone is making me gain weight", "weight gain"),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
     ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),

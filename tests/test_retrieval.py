@@ -295,3 +295,21 @@ def test_one_ranking_gives_the_best_hits_and_each_sections_passages(bot, questio
 def test_a_query_without_content_words_ranks_nothing(bot):
     ranking = bot.index.rank(bot.parser.parse("the and of"))
     assert ranking.hits == [] and ranking.section(bot.passages[0].section) == []
+
+
+def test_a_passage_is_ruled_out_by_a_missing_fact_not_by_a_common_word(bot):
+    """Cyclosporine's list leaves out diarrhea, which only methotrexate's section names: not
+    its answer. A word many sections use ("eczema") says nothing about which passage answers,
+    so leaving it out rules no passage out (SPECIFIC_SECTIONS)."""
+    from chatbot.core.retrieval import SPECIFIC_SECTIONS
+    index = bot.index
+    cyclosporine = next(i for i, p in enumerate(index.passages)
+                        if "Cyclosporine can cause" in p.text)
+    assert index.contradicts(bot.parser.parse("can cyclosporine cause diarrhea"), cyclosporine)
+    eczema = bot.parser.parse("eczema").concepts[0]
+    using = [s for s, terms in index.section_terms.items()
+             if any(alt <= terms for alt, _ in eczema.alternatives)]
+    assert len(using) > SPECIFIC_SECTIONS
+    assert not any(alt <= index.term_sets[cyclosporine] for alt, _ in eczema.alternatives)
+    query = bot.parser.parse("can cyclosporine for eczema cause kidney damage")
+    assert not index.contradicts(query, cyclosporine)
