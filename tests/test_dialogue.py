@@ -483,11 +483,25 @@ def test_a_long_message_needs_less_coverage_than_a_short_one(bot):
     "I have been on dupixent for a year and my friend says I should ask about getting a tattoo, "
     "is it safe to get one while on it",
     "my derm wants me to start rinvoq but I am worried about my upcoming trip to Mexico, "
-    "do I need any travel vaccines first",
+    "can I bring the pills on the plane",
 ])
 def test_a_long_question_the_article_does_not_answer_is_still_not_covered(bot, question):
     reply, _ = bot.reply(question, {})
     assert reply["kind"] == "no_answer"
+
+
+def test_a_topic_rule_yields_to_a_ranker_sure_of_its_answer(bot):
+    """Travel is a topic the article leaves out, but the ranker is sure that vaccines before
+    starting Rinvoq are the passage on staying up to date with vaccinations (RULE_SURE_AT);
+    carrying the pills on a plane it is not sure of, and the rule stands."""
+    from chatbot.core.dialogue import RULE_SURE_AT
+    sure, _ = bot.reply("my derm wants me to start rinvoq but I am worried about my upcoming "
+                        "trip to Mexico, do I need any travel vaccines first", {})
+    assert sure["kind"] == "answer" and "vaccinations" in sure["text"]
+    assert sure["confidence"] >= RULE_SURE_AT
+    unsure, _ = bot.reply("my derm wants me to start rinvoq but I am worried about my upcoming "
+                          "trip to Mexico, can I bring the pills on the plane", {})
+    assert unsure["kind"] == "no_answer" and "travel" in unsure["text"]
 
 
 
