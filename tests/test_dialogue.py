@@ -504,6 +504,17 @@ def test_a_topic_rule_yields_to_a_ranker_sure_of_its_answer(bot):
     assert unsure["kind"] == "no_answer" and "travel" in unsure["text"]
 
 
+@pytest.mark.parametrize("question, phrase", [
+    ("i also have psoriasis. which biologic was the first one approved for eczema", "Dupilumab"),
+    ("I have lupus too. do the jak pills lower your white blood cells", "JAK inhibitors"),
+])
+def test_another_disease_named_in_passing_does_not_sink_the_question(bot, question, phrase):
+    """"Other skin conditions" is a topic the article leaves out, but a patient who names
+    theirs while asking about an eczema medicine is answered (RULE_SURE_AT)."""
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "answer" and phrase in reply["text"]
+
+
 
 def test_a_patients_words_are_not_kept_after_the_reply():
     """Nothing keyed by what a patient types outlives the reply (with the reply cache off):

@@ -123,12 +123,14 @@ PASSAGE_WEIGHT = 0.65
 SECOND_AT = 0.5
 MAX_ANSWER_WORDS = 120
 # A topic the article leaves out ([not_covered]: doses, costs, other skin conditions ...) is
-# "not covered" unless the ranker answers the message itself with at least RULE_SURE_AT: a
-# rule may not refuse what the model is sure of ("I have lupus ... do JAK inhibitors lower
-# white blood cells?"). Out of fold (6 author folds, 81 authors, 7,120 answerable, the same
-# fold models, 2026-12-02): against a rule always refusing, right / wrong / refused 81.6 /
-# 5.6 / 12.8 -> 82.1 / 5.7 / 12.3 at 0.9, not covered refused 93.5% either way; at 0.8
-# 82.3 / 5.7 / 12.1 and 93.3%.
+# "not covered" unless the ranker is sure of an answer to the message itself (at least
+# RULE_SURE_AT, its own section or retrieval's): a rule may not refuse what the model is sure
+# of ("I have lupus ... do JAK inhibitors lower white blood cells?"). Out of fold (6 author
+# folds, 81 authors, 7,120 answerable, the same fold models, 2026-12-02): against a rule
+# always refusing, right / wrong / refused 81.6 / 5.6 / 12.8 -> 82.4 / 5.7 / 12.0, not covered
+# refused 93.5% -> 93.3% (three more answered: "what percent of people on dupi get pink eye"
+# gets the passage on pink eye); with the ranker's own section alone 82.1 / 5.7 / 12.3 and
+# 93.5%; at 0.8, its own section alone: 82.3 / 5.7 / 12.1 and 93.3%.
 RULE_SURE_AT = 0.9
 
 
@@ -457,7 +459,7 @@ class Bot:
         else:
             probs = None
         ranked = self._ranked(text, folded, query, ranking, probs, None if opening else before,
-                              cues, read) if opening or follow_ranker else None
+                              cues, read, ruled is not None) if opening or follow_ranker else None
         if ruled is not None and not (ranked and ranked["kind"] == "answer"
                                       and ranked["confidence"] >= RULE_SURE_AT):
             return self._not_covered(ruled, query), state
@@ -583,7 +585,7 @@ class Bot:
 
     def _ranked(self, text: str, folded: str, query: Query, ranking: Ranking,
                 probs, before: State | None = None, cues: tuple = (),
-                read: Reading | None = None) -> dict | None:
+                read: Reading | None = None, ruled: bool = False) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
 
         Where retrieval clears its bar, its passage stands unless the ranker is sure of
@@ -620,6 +622,11 @@ class Bot:
                 and hits[0].coverage < VETO_COVERAGE:
             cleared = False  # the ranker all but rules retrieval's section out: it decides
         if cleared:
+            if ruled and chosen == top and scored[top] >= RULE_SURE_AT:
+                # a topic rule stands unless the ranker is sure of retrieval's answer too
+                reply = self._answer(hits, query, read, ranking.section(hits[0].passage.section))
+                reply["confidence"] = round(scored[top], 3)
+                return reply
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:
                 return None
         elif chosen is None or scored[chosen] < (RANK_AT if before is None else FOLLOW_RANK_AT):
