@@ -525,3 +525,16 @@ def test_a_patients_words_are_not_kept_after_the_reply():
     assert bot.analyzer.stems == stems_before
     assert not [k for k in vars(bot.parser.speller).values()
                 if isinstance(k, dict) and ("zorblaxian" in k or "quixoticaly" in k)]
+
+
+@pytest.mark.parametrize("message", [
+    "thanks, that's all i needed",
+    "thank you doctor",
+    "hello can you help me with something",
+])
+def test_small_talk_as_a_first_message_is_not_given_a_passage(bot, message):
+    """The model sure it is small talk is heard before the ranker, at a conversation's first
+    message too: these were given passages the ranker liked ("thanks, that's all i needed"
+    got the long-term passage)."""
+    reply, _ = bot.reply(message, None)
+    assert reply["kind"] == "smalltalk"

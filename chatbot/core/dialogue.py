@@ -419,11 +419,14 @@ class Bot:
         before = state
         query, state, cues = self._read(text, folded, state)
         alone = None  # the answer model's reading of the message alone, once a step needs it
-        if not opening and not query.entities:
+        if not query.entities:
             # "lol ok", "sweet thx" after an answer: read alone, the model is sure it is small
             # talk; read with the conversation's topic, it would be the last question again.
             # Out of fold (6 author folds), follow-ups that are small talk 13 of 16 -> 16 of
-            # 16, and the answers unchanged (one wrong one refused instead)
+            # 16, and the answers unchanged (one wrong one refused instead). A first message
+            # too ("thank u so much, that actually helped a lot" was given a passage the ranker
+            # liked): out of fold (81 authors, same fold models, 2026-12-02) small talk 90.8%
+            # -> 93.2%, every answerable and not-covered question's reply unchanged.
             alone = self._probabilities(text, counts)
             small = self._learned_smalltalk(folded, alone)
             if small:
