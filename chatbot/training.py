@@ -41,9 +41,12 @@ MAX_ITER = 3000
 # of fold (6 author folds, 43 authors, 2026-12-02) the engine's answers were the same.
 # Loosened to 1e-2 as the data grew (66 authors, 2026-12-02): the answer side of `chatbot
 # train` took 6.2-6.6 s instead of 8.1-8.6 s, and out of fold right / wrong / refused went
-# from 80.1 / 6.4 / 13.5 to 80.2 / 6.4 / 13.5 (not covered refused 95.3% -> 95.4%)
+# from 80.1 / 6.4 / 13.5 to 80.2 / 6.4 / 13.5 (not covered refused 95.3% -> 95.4%). Loosened
+# to 3e-2 (81 authors, 2026-12-02): `chatbot train` with nothing kept 0.6 s faster (the
+# fits are a third of its CPU time), and out of fold right / wrong / refused 82.3 / 5.7 / 12.0
+# either way (82.35 -> 82.28 right), not covered refused 93.3% -> 93.5%, small talk unchanged
 SOLVER = "newton-cg"
-ANSWER_SOLVER, ANSWER_TOL = "sag", 1e-2
+ANSWER_SOLVER, ANSWER_TOL = "sag", 3e-2
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
 RANKER_C = 1.0  # the ranker: fifteen features, thousands of candidates
 RANKER_FOLDS = 3  # the ranker learns from answer-model probabilities of unseen authors: three
