@@ -54,13 +54,8 @@ SMALLTALK_AT = 0.5
 # The learned ranker (chatbot.core.ranker): where retrieval falls short of its bar, the
 # ranker's section answers from RANK_AT; where retrieval clears it, only a section the ranker
 # gives OVERRULE_AT replaces retrieval's (chosen out of fold by author, bench/NOTES.md).
-# OVERRULE_AT lowered from 0.8 with BRIDGE_AT below once a passage is ruled out only by a
-# missing fact (retrieval.SPECIFIC_SECTIONS): out of fold (6 author folds, 81 authors, the
-# same fold models, 2026-12-02), both at 0.8 82.3 / 5.7 / 12.1 right / wrong / refused, not
-# covered refused 93.5%; OVERRULE_AT 0.7 alone 82.4 / 5.6; both at 0.7 82.7 / 5.6 / 11.7 and
-# 93.4% (one more not covered answered); OVERRULE_AT 0.6 82.4 / 5.6, 0.9 81.9 / 6.0.
 RANK_AT = 0.5
-OVERRULE_AT = 0.7
+OVERRULE_AT = 0.8
 # A follow-up's ranker is less sure of what a new author means: out of fold (6 author folds,
 # 43 authors, 2026-12-02), the follow-ups it answered from 0.5 to 0.8 were right 32 times and
 # wrong 32 times, so below FOLLOW_RANK_AT a follow-up retrieval falls short on is "not
@@ -79,9 +74,7 @@ FOLLOW_RANK_AT = 0.8
 # wrong 9.2% -> 8.5%, not covered refused 95.9% -> 95.7%; follow-ups right 63.5% -> 67.6%,
 # wrong 20.1% -> 20.0%, not covered refused 94.0% -> 92.9%. Lower thresholds add a few right
 # answers for more wrong ones and more not-covered questions answered.
-# Lowered to 0.7 (see OVERRULE_AT); alone at 0.7 82.6 / 5.7 / 11.7 and 93.4%, at 0.6 82.7 /
-# 5.8 / 11.5 and 93.2%, at 0.9 80.7 / 5.5 / 13.8 and 93.7%.
-BRIDGE_AT = 0.7
+BRIDGE_AT = 0.8
 # Where retrieval clears its bar but the ranker prefers another section and gives retrieval's
 # less than VETO_BELOW, the ranker decides as if retrieval had fallen short (its section from
 # RANK_AT, else "not covered"): out of fold, six in ten such answers were wrong. Not where
