@@ -367,8 +367,11 @@ class Bot:
         folded = fold(text)
         # the model reads every script; the rest of the engine only Latin letters, so a message
         # in Korean or Chinese is judged for risk before it is found to have no words to answer
-        # the risk model and the answer model read the same features: computed once
-        counts = buckets(text) if len(text) <= MAX_INPUT_CHARS else None
+        # the risk model and the answer model read the same features: computed once, where
+        # either may read them (neither does as training replays a conversation's earlier
+        # turns for retrieval's view: Bot.question_view)
+        readers = self.safety.model is not None or self._answers is not None
+        counts = buckets(text) if readers and len(text) <= MAX_INPUT_CHARS else None
         found = self.safety.assess(text, folded, counts, state.concern)
         if not found.level and state.concern_sure:  # the crisis or emergency reply was given
             # earlier: its notice stays on every later reply ("sorry. does mtx cause mouth
