@@ -538,3 +538,11 @@ def test_small_talk_as_a_first_message_is_not_given_a_passage(bot, message):
     got the long-term passage)."""
     reply, _ = bot.reply(message, None)
     assert reply["kind"] == "smalltalk"
+
+
+def test_a_thumbs_up_after_an_answer_is_small_talk(bot):
+    """A message of emoji alone has no word to answer from; where the model is sure it is
+    small talk ("👍" after an answer) that is the reply, not "the article doesn't cover that"."""
+    _, state = bot.reply("what are the side effects of dupixent", None)
+    reply, after = bot.reply("👍", state)
+    assert reply["kind"] == "smalltalk" and after.entity == state.entity

@@ -390,8 +390,11 @@ class Bot:
             reply, state = self._respond(text, folded, state, counts)
             if reply["source"]:  # what was answered, for the next message to follow up on
                 state = replace(state, section=section_id(reply["source"]["section"]))
-        else:
-            reply = self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions)
+        else:  # no word of Latin letters: another script, or emoji alone ("👍" after an
+            # answer), which is small talk where the model is sure of it and no risk was found
+            emoji = not found.level and not any(c.isalpha() for c in text)
+            reply = (emoji and self._learned_smalltalk(folded, self._probabilities(text, counts))) \
+                or self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions)
         if found.level:
             reply["safety"] = self.safety.notice(found, self.numbers)
         return reply, state
