@@ -187,10 +187,13 @@ class Index:
         self.section_terms: dict[str, frozenset] = {}  # every term of each section's passages
         for p, terms in zip(passages, self.term_sets):
             self.section_terms[p.section] = self.section_terms.get(p.section, frozenset()) | terms
-        self.term_sections: dict[str, frozenset] = {}  # the sections using each term
+        using: dict[str, set] = {}
         for section, terms in self.section_terms.items():
             for t in terms:
-                self.term_sections[t] = self.term_sections.get(t, frozenset()) | {section}
+                using.setdefault(t, set()).add(section)
+        # the sections using each term (built as sets: a frozenset union per term and section
+        # would copy a common term's sections once for each of them)
+        self.term_sections: dict[str, frozenset] = {t: frozenset(s) for t, s in using.items()}
         self.terms_col = Column(self.term_sets)  # section question + text + names
         self.text_col = Column(text)  # the text alone
         self.heading_col = Column(heading_sets)  # the section question, with medicine names
