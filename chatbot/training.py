@@ -263,7 +263,9 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
             follow_models = [(m, [i for i in follow_views
                                   if fold_of.get(follow_ups[i].author, groups[0]) == g])
                              for g, (m, _) in zip(groups, fold_models)]
-            weights = train_ranker(follow_ups, follow_views, follow_models, follow_rows)
+            alone_rows = dict(zip(follow_views, rows_of([follow_ups[i].text for i in follow_views])))
+            weights = train_ranker(follow_ups, follow_views, follow_models, follow_rows,
+                                   alone_rows)
             if weights is not None:
                 model.extra["follow_ranker"] = weights
     return model
@@ -328,7 +330,8 @@ def _ranker_folds(examples: list[Example], fold_of: dict[str, int]
 
 def train_ranker(examples: list[Example], views: dict,
                  fold_models: list[tuple[AnswerModel, list[int]]],
-                 rows: list[dict[int, int]] | dict[int, dict[int, int]]) -> list[float] | None:
+                 rows: list[dict[int, int]] | dict[int, dict[int, int]],
+                 alone_rows: dict[int, dict[int, int]] | None = None) -> list[float] | None:
     """The ranker's weights (coefficients, then the intercept), or None with too little to
     learn from. Each question's candidates are described with the probabilities of an answer
     model that never saw its author (`fold_models`: a model and the examples it did not see),
@@ -336,15 +339,20 @@ def train_ranker(examples: list[Example], views: dict,
     a dialogue.QuestionView by example; `rows`: the buckets the model reads, by example); a
     candidate is right when
     it is the question's own section, and a question the article does not cover has no
-    right candidate."""
+    right candidate. `alone_rows`: a follow-up's own buckets, for the model's reading of it
+    alone (QuestionView.candidates)."""
     from sklearn.linear_model import LogisticRegression
 
     x, y = [], []
     for model, held in fold_models:
         held = [i for i in held if examples[i].kind != "smalltalk"]
-        for i, p in zip(held, batch_probabilities(model, [rows[i] for i in held])):
+        read = batch_probabilities(model, [rows[i] for i in held])
+        alone = batch_probabilities(model, [alone_rows[i] for i in held]) \
+            if alone_rows is not None and held else [None] * len(held)
+        for i, p, a in zip(held, read, alone):
             probs = dict(zip(model.classes, map(float, p)))
-            for section, features in views[i].candidates(probs):
+            by_alone = dict(zip(model.classes, map(float, a))) if a is not None else None
+            for section, features in views[i].candidates(probs, by_alone):
                 x.append(features)
                 y.append(int(section == examples[i].kind))
     if len(set(y)) < 2:

@@ -165,10 +165,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("I tried light therapy for months and it didnt help, what now", "would consider a systemic drug"),
     ("creams didnt help at all", "not seen improvement"),
     # lay words: weaker, worry about, how often, who wrote it
-    pytest.param("will my immune system be weaker", "immune system",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "torn between two sections (ranker 0.34 and 0.31), it is refused with "
-                     "both offered first; it has flipped with each retraining since set CS"))),
+    ("will my immune system be weaker", "immune system"),
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
     ("how often do I need checkups", "regular checkups"),
     ("who wrote this", "Dr. Joan Paul"),

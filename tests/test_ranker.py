@@ -56,6 +56,23 @@ def test_a_follow_ups_candidates_include_the_section_answered_last():
     assert [s for s, _ in first] == [s for s, _ in candidates(PROBS, found, bar=0.6, words=3)]
 
 
+def test_a_follow_ups_candidates_include_its_reading_alone():
+    """The model's reading of a follow-up alone ("His doctor brought up methotrexate. What
+    side effects does it have?" after a story) is a candidate and a feature of each."""
+    found = {"c": Found(1, 0.8, 10.0, True)}
+    alone = {"a": 0.1, "b": 0.02, "c": 0.08, "d": 0.7, "no_answer": 0.09, "smalltalk": 0.01}
+    got = dict(candidates(PROBS, found, bar=0.6, words=9, follow_up=(0.0, 0.0, 0.0),
+                          alone=alone))
+    assert set(got) == {"c", "a", "b", "d"}  # "d": only the reading alone's favourite
+    at = FOLLOW_UP_FEATURES.index
+    assert [got[s][at("p_alone")] for s in ("a", "d")] == [0.1, 0.7]
+    assert [got[s][at("alone_top")] for s in ("a", "d")] == [0.0, 1.0]
+    assert all(f[at("p_alone_no_answer")] == 0.09 for f in got.values())
+    # without a reading alone (the follow-up is read as typed), its reading stands in
+    same = dict(candidates(PROBS, found, bar=0.6, words=9, follow_up=(0.0, 0.0, 0.0)))
+    assert same["a"][at("p_alone")] == 0.6 and same["a"][at("alone_top")] == 1.0
+
+
 def test_best_is_the_highest_score_as_a_probability():
     cands = [("x", [0.0] * len(FEATURES)), ("y", [1.0] + [0.0] * (len(FEATURES) - 1))]
     weights = [2.0] + [0.0] * (len(FEATURES) - 1) + [-1.0]

@@ -152,9 +152,12 @@ class QuestionView(NamedTuple):
     cues: tuple | None = None  # ... whether it names a medicine, a person, nothing (ranker.CUES)
     read: str | None = None  # ... the text the answer model reads (follow_text)
 
-    def candidates(self, probs: dict[str, float]) -> list[tuple[str, list[float]]]:
-        """Each candidate section and its features for the ranker (ranker.candidates)."""
-        return candidates(probs, self.found, self.bar, self.words, self.previous, self.cues)
+    def candidates(self, probs: dict[str, float], alone: dict[str, float] | None = None
+                   ) -> list[tuple[str, list[float]]]:
+        """Each candidate section and its features for the ranker (ranker.candidates);
+        `alone`: a follow-up's probabilities read alone."""
+        return candidates(probs, self.found, self.bar, self.words, self.previous, self.cues,
+                          alone)
 
     @property
     def follows(self) -> bool:
@@ -458,17 +461,19 @@ class Bot:
         read = Reading(text if opening else follow_text(text, before, bool(cues[0])))
         read = read._replace(counts=counts if read.text == text else None)
         if follow_ranker:
+            alone = alone if alone is not None else self._probabilities(text, counts)
             if read.text != text:
                 read = read._replace(counts=buckets(read.text))
                 probs = self._probabilities(read.text, read.counts)
             else:
-                probs = alone if alone is not None else self._probabilities(text, counts)
+                probs = alone
         elif opening or short:
             probs = alone if alone is not None else self._probabilities(text, counts)
         else:
             probs = None
         ranked = self._ranked(text, folded, query, ranking, probs, None if opening else before,
-                              cues, read, ruled is not None) if opening or follow_ranker else None
+                              cues, read, ruled is not None, alone) \
+            if opening or follow_ranker else None
         if ruled is not None and not (ranked and ranked["kind"] == "answer"
                                       and ranked["confidence"] >= RULE_SURE_AT):
             return self._not_covered(ruled, query), state
@@ -594,7 +599,8 @@ class Bot:
 
     def _ranked(self, text: str, folded: str, query: Query, ranking: Ranking,
                 probs, before: State | None = None, cues: tuple = (),
-                read: Reading | None = None, ruled: bool = False) -> dict | None:
+                read: Reading | None = None, ruled: bool = False,
+                alone: dict[str, float] | None = None) -> dict | None:
         """The reply the learned ranker chooses, or None to leave it to retrieval's bar.
 
         Where retrieval clears its bar, its passage stands unless the ranker is sure of
@@ -622,7 +628,8 @@ class Bot:
         cleared = bool(hits) and hits[0].coverage >= bar
         scored = scores(weights, candidates(probs, self._found(ranking, query), bar,
                                             len(words(text)), before and before.section,
-                                            cues if before is not None else None))
+                                            cues if before is not None else None,
+                                            alone if before is not None else None))
         chosen = max(scored, key=scored.get) if scored else None
         # a follow-up's ranker vetoes from FOLLOW_VETO_BELOW, also where retrieval's section
         # is its own favourite: then it is sure of no section
