@@ -36,6 +36,7 @@ from chatbot.core import load_bot  # noqa: E402
 from chatbot.core.answers import answer_examples, section_id  # noqa: E402
 from chatbot.core.examples import author_folds  # noqa: E402
 from chatbot.training import train_answers  # noqa: E402
+from chatbot.views import SavedViews  # noqa: E402
 
 FOLDS = 6
 SECTION_FOLDS = 3  # groups of sections withheld in turn, as if a new article's
@@ -89,12 +90,15 @@ def main() -> None:
     fold_of = author_folds(authors, FOLDS)
     bot = load_bot(Settings(cache_dir=None, reply_cache_size=0))
     full_model = bot.answers
+    # retrieval's view of a question does not depend on the answer model: worked out once
+    # for every fold (in memory, as `chatbot train` keeps them between trainings)
+    view = SavedViews(bot.question_view, None, "")
     started = time.perf_counter()
     alone, learned, ranked = [], [], []
     for fold in range(FOLDS):
         held = [c for c in cases if fold_of[c["author"]] == fold]
         model = train_answers([e for e in examples if fold_of.get(e.author) != fold],
-                              view=bot.question_view)
+                              view=view)
         bot.answers = model
         ranked += [(c, outcome(bot, c)) for c in held]
         rankers = {k: model.extra.pop(k) for k in ("ranker", "follow_ranker") if k in model.extra}
@@ -102,7 +106,7 @@ def main() -> None:
         model.extra.update(rankers)
         bot.answers = None
         alone += [(c, outcome(bot, c)) for c in held]
-    new_sections = without_examples(bot, cases, examples)
+    new_sections = without_examples(bot, cases, examples, view)
     dev = [c for c in conversations(DEV_CASES) if c["expect"]["kind"] in ("answer", "no_answer", "smalltalk")]
     bot.answers = None
     dev_alone = [(c, outcome(bot, c)) for c in dev]
@@ -119,7 +123,7 @@ def main() -> None:
           sep="\n")
 
 
-def without_examples(bot, cases: list[dict], examples: list) -> dict:
+def without_examples(bot, cases: list[dict], examples: list, view) -> dict:
     """A new article's sections have no labelled questions: the engine must answer them at
     least as well as retrieval alone. The article's sections are split into SECTION_FOLDS
     groups; for each, every example of the group's sections is withheld (with the fold's
@@ -135,7 +139,7 @@ def without_examples(bot, cases: list[dict], examples: list) -> dict:
                     and c["expect"]["kind"] == "answer" and group_of.get(c.get("section")) == group]
             known = [e for e in examples if fold_of.get(e.author) != fold
                      and group_of.get(f"{ARTICLE}/{e.kind}") != group]
-            bot.answers = train_answers(known, view=bot.question_view)
+            bot.answers = train_answers(known, view=view)
             engine += [(c, outcome(bot, c)) for c in held]
             bot.answers = None
             alone += [(c, outcome(bot, c)) for c in held]

@@ -263,9 +263,9 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
             follow_models = [(m, [i for i in follow_views
                                   if fold_of.get(follow_ups[i].author, groups[0]) == g])
                              for g, (m, _) in zip(groups, fold_models)]
-            alone_rows = dict(zip(follow_views, rows_of([follow_ups[i].text for i in follow_views])))
-            weights = train_ranker(follow_ups, follow_views, follow_models, follow_rows,
-                                   alone_rows)
+            # ... and read alone, without the conversation (ranker.FOLLOW_UP_FEATURES)
+            alone = dict(zip(follow_views, rows_of([follow_ups[i].text for i in follow_views])))
+            weights = train_ranker(follow_ups, follow_views, follow_models, follow_rows, alone)
             if weights is not None:
                 model.extra["follow_ranker"] = weights
     return model
