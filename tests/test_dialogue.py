@@ -488,13 +488,18 @@ def test_a_long_question_the_article_does_not_answer_is_still_not_covered(bot, q
 
 
 def test_a_topic_rule_yields_to_a_ranker_sure_of_its_answer(bot):
-    """Travel is a topic the article leaves out, but the ranker is sure that vaccines before
-    starting Rinvoq are the passage on staying up to date with vaccinations (RULE_SURE_AT);
-    carrying the pills on a plane it is not sure of, and the rule stands."""
-    from chatbot.core.dialogue import RULE_SURE_AT
-    sure, _ = bot.reply("my derm wants me to start rinvoq but I am worried about my upcoming "
-                        "trip to Mexico, do I need any travel vaccines first", {})
-    assert sure["kind"] == "answer" and "vaccinations" in sure["text"]
+    """Doses are a topic the article leaves out, but the ranker is sure that asking for a
+    higher dose instead of a new medicine is the passage on a treatment that does not work
+    (which names changing the dose) (RULE_SURE_AT); carrying the pills on a plane (travel,
+    left out too) it is not sure of, and the rule stands. (Until the thirteenth session's sets
+    the sure example was travel vaccines before Rinvoq; the model now reads that one 0.53
+    section, 0.30 not covered.)"""
+    from chatbot.core.dialogue import RULE_SURE_AT, fold
+    question = "could they just up my dose instead of switching me to something new"
+    assert [topic for topic, rule in bot.talk.not_covered if rule.search(fold(question))] \
+        == ["doses"]
+    sure, _ = bot.reply(question, {})
+    assert sure["kind"] == "answer" and "dose" in sure["text"]
     assert sure["confidence"] >= RULE_SURE_AT
     unsure, _ = bot.reply("my derm wants me to start rinvoq but I am worried about my upcoming "
                           "trip to Mexico, can I bring the pills on the plane", {})
