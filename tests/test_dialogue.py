@@ -487,6 +487,25 @@ def test_a_long_question_the_article_does_not_answer_is_still_not_covered(bot, q
     assert reply["kind"] == "no_answer"
 
 
+@pytest.mark.parametrize("turns, phrase", [
+    (["I had tuberculosis years ago, is dupixent ok for me", "and rinvoq?"],
+     "hepatitis, and tuberculosis"),
+    (["I am breastfeeding, is cyclosporine ok"], "pregnant or nursing"),
+])
+def test_a_paragraph_naming_another_medicine_may_answer_for_all(bot, turns, phrase):
+    """The paragraph that answers may begin with another medicine as its example ("People who
+    are pregnant or nursing cannot take medications such as methotrexate", "... Those with a
+    history of severe infections, hepatitis, and tuberculosis should also refrain from using
+    these medications"): the passage choice weighs every paragraph of the section, those
+    retrieval holds to be about another medicine too."""
+    reply, state = None, None
+    for turn in turns:
+        reply, state = bot.reply(turn, state)
+    assert reply["kind"] == "answer" and phrase in reply["text"]
+    section = bot.index.rank(bot.parser.parse(turns[-1])).section(reply["source"]["section"])
+    assert all(phrase not in h.passage.text for h in section)  # retrieval's are all others
+
+
 def test_a_topic_rule_yields_to_a_ranker_sure_of_its_answer(bot):
     """Doses are a topic the article leaves out, but the ranker is sure that asking for a
     higher dose instead of a new medicine is the passage on a treatment that does not work

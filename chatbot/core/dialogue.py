@@ -116,6 +116,16 @@ SUGGEST_AT = 0.2
 # the passages that may answer (_answerable: none leaving out a word of the question the
 # article uses) did worse (57 authors, 5,246 answerable, 2026-12-02): 80.8 / 6.0 / 13.2 ->
 # 79.3 / 7.5 / 13.2: a passage missing a word is often still the one a question wants.
+# The mix weighs every passage of the section, also those retrieval holds to be about another
+# medicine (their score is a point lower, Index.rank): "hep b carrier, can i take adbry ||
+# cibinqo then?" wants "... Those with a history of severe infections, hepatitis, and
+# tuberculosis should also refrain from using these medications", a paragraph that begins with
+# methotrexate. Of 443 wrong answers out of fold, 162 were the right section's other passage,
+# and in 107 of those the right one was left out as another medicine's. Weighing all of them
+# (6 author folds, 8,752 answerable, the same fold models, 2026-12-02): right / wrong /
+# refused 84.6 / 5.1 / 10.4 -> 85.8 / 3.8 / 10.4 (115 wrong answers right, 4 right ones
+# wrong); not covered and small talk unchanged. Asking the passage model for 0.5 or 0.7
+# before another medicine's passage may answer changed nothing (it is sure where it picks one).
 PASSAGE_WEIGHT = 0.65
 # When the mix is unsure which passage answers (the runner-up's at least SECOND_AT of the
 # best's), the answer shows both, in the article's order, if together they are at most
@@ -491,7 +501,8 @@ class Bot:
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
-        return self._answer(hits, query, read, ranking.section(hits[0].passage.section)), state
+        section = ranking.section(hits[0].passage.section, on_topic=False)
+        return self._answer(hits, query, read, section), state
 
     # -- steps ---------------------------------------------------------------
 
@@ -558,8 +569,9 @@ class Bot:
     def _learned_answer(self, query: Query, ranking: Ranking, probs, read: Reading) -> dict | None:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
-        the article. The model reads only this message, so it names the section; the passage
-        within it is chosen from those the query may be answered by (_answerable, _answer), and
+        the article. The model reads only this message, so it names the section; it answers
+        only where a passage of it may answer the query (_answerable), and the passage is
+        chosen among the section's (_answer), and
         a follow-up's query carries the medicine named earlier ("AEs?" after "what is
         methotrexate": its side effects).
         Not where retrieval's best section is one the model has no examples of (an article
@@ -576,7 +588,7 @@ class Bot:
         hits = self._answerable(on_topic, query)
         if not hits:
             return None
-        reply = self._answer(hits, query, read, on_topic)
+        reply = self._answer(hits, query, read, ranking.section(section, on_topic=False))
         reply["confidence"] = round(probs[best], 3)
         return reply
 
@@ -644,7 +656,8 @@ class Bot:
         if cleared:
             if ruled and chosen == top and scored[top] >= RULE_SURE_AT:
                 # a topic rule stands unless the ranker is sure of retrieval's answer too
-                reply = self._answer(hits, query, read, ranking.section(hits[0].passage.section))
+                section = ranking.section(hits[0].passage.section, on_topic=False)
+                reply = self._answer(hits, query, read, section)
                 reply["confidence"] = round(scored[top], 3)
                 return reply
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:
@@ -655,7 +668,8 @@ class Bot:
         inside = self._answerable(on_topic, query, bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
-        reply = self._answer(inside, query, read or Reading(text), on_topic)
+        reply = self._answer(inside, query, read or Reading(text),
+                             ranking.section(self.section_by_id.get(chosen), on_topic=False))
         reply["confidence"] = round(scored[chosen], 3)
         return reply
 
@@ -747,17 +761,18 @@ class Bot:
         return self.index.rank(query), query
 
     def _passage(self, hits: list[Hit], read: Reading | None,
-                 on_topic: list[Hit] | None = None) -> tuple[Hit, Hit | None]:
+                 choices: list[Hit] | None = None) -> tuple[Hit, Hit | None]:
         """Which passage of the best hit's section answers: the best mix of the passage
         model's probability and retrieval's score (PASSAGE_WEIGHT) among the first hit and
-        the section's passages on the medicine asked about (`on_topic`: Ranking.section of
-        the message's one search), read from `read` (the text the answer model reads); the
-        first hit without a passage model or a choice (a tapped suggestion: its section's own
-        question). Second, the runner-up where the mix is unsure (SECOND_AT), else None."""
+        the section's passages (`choices`: Ranking.section of the message's one search, those
+        about another medicine too, scored lower), read from `read` (the text the answer
+        model reads); the first hit without a passage model or a choice (a tapped suggestion:
+        its section's own question). Second, the runner-up where the mix is unsure
+        (SECOND_AT), else None."""
         model = self.answers if read is not None else None
-        if model is None or not model.extra.get("passages") or on_topic is None:
+        if model is None or not model.extra.get("passages") or choices is None:
             return hits[0], None
-        same = [hits[0]] + [h for h in on_topic if h.passage != hits[0].passage]
+        same = [hits[0]] + [h for h in choices if h.passage != hits[0].passage]
         probs = model.passage_probabilities(read.text, [h.passage.id for h in same], read.counts) \
             if len(same) > 1 else None
         if probs is None:
@@ -787,10 +802,10 @@ class Bot:
         return both if len(words(both)) <= MAX_ANSWER_WORDS else text
 
     def _answer(self, hits: list[Hit], query: Query, read: Reading | None = None,
-                on_topic: list[Hit] | None = None) -> dict:
-        """The reply from the best passage of the best hit's section (_passage), with the
-        sections of the other hits, then those around it, as suggestions."""
-        chosen, second = self._passage(hits, read, on_topic)
+                choices: list[Hit] | None = None) -> dict:
+        """The reply from the best passage of the best hit's section (_passage, among
+        `choices`), with the sections of the other hits, then those around it, as suggestions."""
+        chosen, second = self._passage(hits, read, choices)
         best = chosen.passage
         related = []
         for h in hits[1:]:
