@@ -509,8 +509,7 @@ class Bot:
             confidence = hits[0].coverage if hits else 0.0
             return self._message("no_answer", self.talk.no_answer, round(confidence, 3),
                                  self._covered_suggestions(query)), state
-        section = ranking.section(hits[0].passage.section, on_topic=False)
-        return self._answer(hits, query, read, section), state
+        return self._answer(hits, query, read, ranking), state
 
     # -- steps ---------------------------------------------------------------
 
@@ -578,10 +577,9 @@ class Bot:
         """The answer model's section, when retrieval found no passage it trusts and the model
         is sure of one (ANSWER_AT): slang, shorthand and stories that share few words with
         the article. The model reads only this message, so it names the section; it answers
-        only where a passage of it may answer the query (_answerable), and the passage is
-        chosen among the section's (_answer), and
-        a follow-up's query carries the medicine named earlier ("AEs?" after "what is
-        methotrexate": its side effects).
+        only where a passage of it may answer the query (_answerable), the passage chosen among
+        the section's (_answer). A follow-up's query carries the medicine named earlier ("AEs?"
+        after "what is methotrexate": its side effects).
         Not where retrieval's best section is one the model has no examples of (an article
         added without them): the model cannot know that section, so its favourite among the
         others is no evidence against it."""
@@ -592,11 +590,10 @@ class Bot:
         section = self.section_by_id.get(best)
         if section is None or probs[best] < ANSWER_AT:
             return None
-        on_topic = ranking.section(section)
-        hits = self._answerable(on_topic, query)
+        hits = self._answerable(ranking.section(section), query)
         if not hits:
             return None
-        reply = self._answer(hits, query, read, ranking.section(section, on_topic=False))
+        reply = self._answer(hits, query, read, ranking)
         reply["confidence"] = round(probs[best], 3)
         return reply
 
@@ -664,20 +661,18 @@ class Bot:
         if cleared:
             if ruled and chosen == top and scored[top] >= RULE_SURE_AT:
                 # a topic rule stands unless the ranker is sure of retrieval's answer too
-                section = ranking.section(hits[0].passage.section, on_topic=False)
-                reply = self._answer(hits, query, read, section)
+                reply = self._answer(hits, query, read, ranking)
                 reply["confidence"] = round(scored[top], 3)
                 return reply
             if chosen is None or chosen == top or scored[chosen] < OVERRULE_AT:
                 return None
         elif chosen is None or scored[chosen] < (RANK_AT if before is None else FOLLOW_RANK_AT):
             return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
-        on_topic = ranking.section(self.section_by_id.get(chosen))
-        inside = self._answerable(on_topic, query, bridge=scored[chosen] >= BRIDGE_AT)
+        inside = self._answerable(ranking.section(self.section_by_id.get(chosen)), query,
+                                  bridge=scored[chosen] >= BRIDGE_AT)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
-        reply = self._answer(inside, query, read or Reading(text),
-                             ranking.section(self.section_by_id.get(chosen), on_topic=False))
+        reply = self._answer(inside, query, read or Reading(text), ranking)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
 
@@ -769,18 +764,19 @@ class Bot:
         return self.index.rank(query), query
 
     def _passage(self, hits: list[Hit], read: Reading | None,
-                 choices: list[Hit] | None = None) -> tuple[Hit, Hit | None]:
+                 ranking: Ranking | None = None) -> tuple[Hit, Hit | None]:
         """Which passage of the best hit's section answers: the best mix of the passage
         model's probability and retrieval's score (PASSAGE_WEIGHT) among the first hit and
-        the section's passages (`choices`: Ranking.section of the message's one search, those
-        about another medicine too, scored lower), read from `read` (the text the answer
-        model reads); the first hit without a passage model or a choice (a tapped suggestion:
-        its section's own question). Second, the runner-up where the mix is unsure
-        (SECOND_AT), else None."""
+        every passage of its section in the message's one search (`ranking`; those about
+        another medicine too, scored lower), read from `read` (the text the answer model
+        reads); the first hit without a passage model or a search (a tapped suggestion: its
+        section's own question). Second, the runner-up where the mix is unsure (SECOND_AT),
+        else None."""
         model = self.answers if read is not None else None
-        if model is None or not model.extra.get("passages") or choices is None:
+        if model is None or not model.extra.get("passages") or ranking is None:
             return hits[0], None
-        same = [hits[0]] + [h for h in choices if h.passage != hits[0].passage]
+        section = ranking.section(hits[0].passage.section, on_topic=False)
+        same = [hits[0]] + [h for h in section if h.passage != hits[0].passage]
         probs = model.passage_probabilities(read.text, [h.passage.id for h in same], read.counts) \
             if len(same) > 1 else None
         if probs is None:
@@ -810,10 +806,10 @@ class Bot:
         return both if len(words(both)) <= MAX_ANSWER_WORDS else text
 
     def _answer(self, hits: list[Hit], query: Query, read: Reading | None = None,
-                choices: list[Hit] | None = None) -> dict:
-        """The reply from the best passage of the best hit's section (_passage, among
-        `choices`), with the sections of the other hits, then those around it, as suggestions."""
-        chosen, second = self._passage(hits, read, choices)
+                ranking: Ranking | None = None) -> dict:
+        """The reply from the best passage of the best hit's section (_passage), with the
+        sections of the other hits, then those around it, as suggestions."""
+        chosen, second = self._passage(hits, read, ranking)
         best = chosen.passage
         related = []
         for h in hits[1:]:
