@@ -538,6 +538,23 @@ def test_a_topic_rule_yields_to_a_ranker_sure_of_its_answer(bot):
     assert unsure["kind"] == "no_answer" and "travel" in unsure["text"]
 
 
+def test_a_question_the_model_reads_as_not_covered_is_refused_though_retrieval_answers(
+        bot, monkeypatch):
+    """How often the blood tests come is not in the article, though its words are (blood
+    tests, azathioprine): retrieval finds a passage it trusts, and the answer model, sure the
+    question is not covered (NOT_COVERED_AT), refuses it. Without that test the passage on
+    blood tests would be the answer."""
+    import chatbot.core.dialogue as dialogue
+    question = "how often do i need blood tests on azathioprine, every month?"
+    assert bot.answers.probabilities(question)[
+        list(bot.answers.classes).index("no_answer")] >= dialogue.NOT_COVERED_AT
+    refused, _ = bot.reply(question, {})
+    assert refused["kind"] == "no_answer"
+    monkeypatch.setattr(dialogue, "NOT_COVERED_AT", 1.01)
+    answered, _ = bot.reply(question, {})
+    assert answered["kind"] == "answer"
+
+
 @pytest.mark.parametrize("question, phrase", [
     ("i also have psoriasis. which biologic was the first one approved for eczema", "Dupilumab"),
     ("I have lupus too. do the jak pills lower your white blood cells", "JAK inhibitors"),

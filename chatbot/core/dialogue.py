@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Mapping, NamedTuple
 
 from chatbot.config import Settings
-from chatbot.core.answers import AnswerModel, answer_model_for, section_id
+from chatbot.core.answers import NOT_COVERED, AnswerModel, answer_model_for, section_id
 from chatbot.core.classifier import buckets
 from chatbot.core.ranker import Found, candidates, found_sections, scores
 from chatbot.core.corpus import (CorpusError, Document, Passage, lead_ins, load_corpus,
@@ -154,6 +154,15 @@ MAX_ANSWER_WORDS = 120
 # gets the passage on pink eye); with the ranker's own section alone 82.1 / 5.7 / 12.3 and
 # 93.5%; at 0.8, its own section alone: 82.3 / 5.7 / 12.1 and 93.3%.
 RULE_SURE_AT = 0.9
+# A first question the answer model reads as not covered with at least NOT_COVERED_AT is "not
+# covered" though retrieval found a passage it trusts and the ranker would keep it: "how
+# often do i need blood tests on cyclosporine, every month?" or "where on the body should i
+# inject dupixent" share the article's words, not its facts. Out of fold (6 author folds, 103
+# authors, the same fold models, fourteenth session): not covered refused 93.5% -> 95.2% (40
+# more of 2,329), right answers 7,991 -> 7,982 of 9,236, wrong 353 -> 352; at 0.8 34 more
+# refused for 4 fewer right, at 0.6 40 for 21. Not for follow-ups: read with what they
+# continue, the same test at 0.8 refused 2 more not-covered follow-ups for 1 fewer right.
+NOT_COVERED_AT = 0.7
 
 
 class Reading(NamedTuple):
@@ -628,8 +637,9 @@ class Bot:
         another section (OVERRULE_AT: that section answers) or all but rules its section
         out (VETO_BELOW: then as if retrieval had not cleared it). Where it does not, the ranker's
         best section answers from RANK_AT, else small talk the model is sure of, else "not
-        covered". A section the ranker chooses answers only from a passage that may answer
-        (_answerable). None without a ranker (a corpus without labelled questions), or when
+        covered"; and a first question the answer model reads as not covered (NOT_COVERED_AT)
+        is not covered, whatever retrieval found. A section the ranker chooses answers only
+        from a passage that may answer (_answerable). None without a ranker (a corpus without labelled questions), or when
         retrieval's section has no labelled questions (an article added without examples):
         retrieval decides. A follow-up (`before`: the state the conversation was in) is
         scored by the follow-up ranker, with the section answered last as a candidate, and
@@ -652,6 +662,8 @@ class Bot:
                                             cues if before is not None else None,
                                             alone if before is not None else None))
         chosen = max(scored, key=scored.get) if scored else None
+        if before is None and probs.get(NOT_COVERED, 0.0) >= NOT_COVERED_AT:
+            return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
         # a follow-up's ranker vetoes from FOLLOW_VETO_BELOW, also where retrieval's section
         # is its own favourite: then it is sure of no section
         veto = VETO_BELOW if before is None else FOLLOW_VETO_BELOW
