@@ -158,11 +158,21 @@ RULE_SURE_AT = 0.9
 # covered" though retrieval found a passage it trusts and the ranker would keep it: "how
 # often do i need blood tests on cyclosporine, every month?" or "where on the body should i
 # inject dupixent" share the article's words, not its facts. Out of fold (6 author folds, 103
-# authors, the same fold models, fourteenth session): not covered refused 93.5% -> 95.2% (40
-# more of 2,329), right answers 7,991 -> 7,982 of 9,236, wrong 353 -> 352; at 0.8 34 more
-# refused for 4 fewer right, at 0.6 40 for 21. Not for follow-ups: read with what they
-# continue, the same test at 0.8 refused 2 more not-covered follow-ups for 1 fewer right.
-NOT_COVERED_AT = 0.7
+# authors, the same fold models, fourteenth session): at 0.7, not covered refused 93.5% ->
+# 95.2% (40 more of 2,329), right answers 7,991 -> 7,982 of 9,236, wrong 353 -> 352; at 0.8
+# 34 more refused for 4 fewer right, at 0.6 40 for 21. With sets EM-EQ added (108 authors,
+# 9,702 answerable, 2,492 not covered): 0.7 refused 47 more for 10 fewer right, 0.8 41 more
+# for 4 fewer right. Not where retrieval's passage holds nearly every word of the question
+# (NOT_COVERED_COVERAGE): the model, taught "is there a generic version" and "how often do i
+# need blood tests ... every month?" as not covered, read "is there a version i can take by
+# IV" and "how often do I need checkups" so too, and the article names both. At 0.8 with it
+# (same folds): not covered refused 93.4% -> 94.9% (38 more), right 8,428 -> 8,427, wrong
+# unchanged; at 0.99 38 more for 4 fewer right, at 0.9 36 for 1. Not overruled where the
+# ranker is sure of a section (0.9): no such question reached it. Not for follow-ups: read
+# with what they continue, the same test at 0.8 refused 2 more not-covered follow-ups for 1
+# fewer right.
+NOT_COVERED_AT = 0.8
+NOT_COVERED_COVERAGE = 0.95
 
 
 class Reading(NamedTuple):
@@ -638,7 +648,8 @@ class Bot:
         out (VETO_BELOW: then as if retrieval had not cleared it). Where it does not, the ranker's
         best section answers from RANK_AT, else small talk the model is sure of, else "not
         covered"; and a first question the answer model reads as not covered (NOT_COVERED_AT)
-        is not covered, whatever retrieval found. A section the ranker chooses answers only
+        is not covered unless retrieval's passage holds nearly all of its words
+        (NOT_COVERED_COVERAGE). A section the ranker chooses answers only
         from a passage that may answer (_answerable). None without a ranker (a corpus without labelled questions), or when
         retrieval's section has no labelled questions (an article added without examples):
         retrieval decides. A follow-up (`before`: the state the conversation was in) is
@@ -662,7 +673,8 @@ class Bot:
                                             cues if before is not None else None,
                                             alone if before is not None else None))
         chosen = max(scored, key=scored.get) if scored else None
-        if before is None and probs.get(NOT_COVERED, 0.0) >= NOT_COVERED_AT:
+        if before is None and probs.get(NOT_COVERED, 0.0) >= NOT_COVERED_AT \
+                and not (hits and hits[0].coverage >= NOT_COVERED_COVERAGE):
             return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
         # a follow-up's ranker vetoes from FOLLOW_VETO_BELOW, also where retrieval's section
         # is its own favourite: then it is sure of no section
