@@ -238,9 +238,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("what if im allergic to something in the drug", "part of the drug"),
     ("is eczema something I'll have for life", "chronic"),
     ("does prednisone actually work for eczema", "very effective medication"),
-    pytest.param("will my eczema ever go away for good", "chronic", marks=pytest.mark.xfail(
-        strict=True, reason="since sets AX-AZ were trained on, the answer model reads it as "
-                            "not covered (0.27) and the ranker vetoes retrieval's section")),
+    ("will my eczema ever go away for good", "chronic"),  # xfail from sets AX-AZ to ET-EV
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
