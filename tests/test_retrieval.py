@@ -313,3 +313,18 @@ def test_a_passage_is_ruled_out_by_a_missing_fact_not_by_a_common_word(bot):
     assert not any(alt <= index.term_sets[cyclosporine] for alt, _ in eczema.alternatives)
     query = bot.parser.parse("can cyclosporine for eczema cause kidney damage")
     assert not index.contradicts(query, cyclosporine)
+
+
+def test_within_a_section_only_a_list_item_left_out_rules_a_passage_out(bot):
+    """With `listed`, a word the section uses in running text ("higher risk", said of
+    prednisone) does not rule out cyclosporine's list, while an item of another medicine's list
+    (diarrhea) still does: the bridge (dialogue.BRIDGE_AT) weighs facts, not wording."""
+    index = bot.index
+    cyclosporine = next(i for i, p in enumerate(index.passages)
+                        if "Cyclosporine can cause" in p.text)
+    worded = bot.parser.parse("does cyclosporine pose a higher risk")
+    assert index.contradicts(worded, cyclosporine, within_section=True)
+    assert not index.contradicts(worded, cyclosporine, within_section=True, listed=True)
+    fact = bot.parser.parse("can cyclosporine cause diarrhea")
+    assert index.contradicts(fact, cyclosporine, within_section=True, listed=True)
+    assert {"diarrhea", "headach"} <= index.listed and "risk" not in index.listed

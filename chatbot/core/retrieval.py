@@ -184,6 +184,12 @@ class Index:
         self.unknown_weight = UNKNOWN_WEIGHT * max(self.bm25.idf.values())
         # the features ranking looks at (see WEIGHTS), one Column each
         self.term_sets = [frozenset(d) for d in docs]
+        # the terms of the article's list items (side effects, conditions, medicines): facts a
+        # passage states one by one, so one missing from the passage asked about is a fact
+        # it does not state (contradicts, `listed`)
+        self.listed = frozenset(t for p in passages for line in p.text.splitlines()
+                                if line.lstrip().startswith("\u2022")
+                                for t in self.terms(line.lstrip()[1:]))
         self.section_terms: dict[str, frozenset] = {}  # every term of each section's passages
         for p, terms in zip(passages, self.term_sets):
             self.section_terms[p.section] = self.section_terms.get(p.section, frozenset()) | terms
@@ -410,7 +416,8 @@ class Index:
             fewest = using if fewest is None else min(fewest, using)
         return fewest is not None and fewest <= SPECIFIC_SECTIONS
 
-    def contradicts(self, query: Query, i: int, within_section: bool = False) -> bool:
+    def contradicts(self, query: Query, i: int, within_section: bool = False,
+                    listed: bool = False) -> bool:
         """Whether passage i leaves out a word the question asks about that the article does
         use elsewhere, in at most SPECIFIC_SECTIONS sections ("can cyclosporine cause
         diarrhea": diarrhea is methotrexate's, so cyclosporine's passage is no answer). Words
@@ -419,12 +426,15 @@ class Index:
         `within_section`: only a word of this message that the passage's own section uses
         counts, so "part" in "could stress be part of it?" does not rule out the passage on
         stress, nor "eczema" from an earlier turn the passage on diabetes, while diarrhea,
-        beside cyclosporine's list in its section, still does."""
+        beside cyclosporine's list in its section, still does. `listed` (with
+        `within_section`): only a word of one of the section's lists counts (Index.listed)."""
         if not within_section:
             return any(self._specific(c.alternatives)
                        and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
                        for c in query.concepts if not (c.is_entity or c.from_context or c.aside))
         used = self.section_terms[self.passages[i].section]
+        if listed:
+            used = used & self.listed
         return any(any(alt <= used for alt, _ in c.alternatives)
                    and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
                    for c in query.concepts
