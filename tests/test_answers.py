@@ -102,21 +102,52 @@ def test_the_model_does_not_turn_refusals_into_small_talk(fresh, text):
     assert both(fresh, text)[1]["kind"] == "no_answer"
 
 
-def test_a_section_without_examples_is_not_answered_by_the_models_favourite_among_the_others():
+UNKNOWN = "who-should-not-take-systemic-immunomodulators"
+
+
+@pytest.fixture(scope="module")
+def without_section():
+    """A bot whose answer model never saw the examples of one section (UNKNOWN), as if it
+    came with an article added without examples."""
+    from chatbot.training import train_answers
+    bot = load_bot(Settings(reply_cache_size=0, cache_dir=None))
+    bot.answers = train_answers([e for e in answer_examples(ROOT / "corpus") if e.kind != UNKNOWN])
+    return bot
+
+
+def test_a_section_without_examples_is_not_answered_by_the_models_favourite_among_the_others(
+        without_section):
     """A clinic adds an article without examples: the model cannot know its sections, so
     where retrieval's best section is one of them, the model's guess among the sections it
     knows rescues nothing (here: an answer about what the drugs are, to a question about
     who should not take them)."""
-    from chatbot.training import train_answers
-    bot = load_bot(Settings(reply_cache_size=0, cache_dir=None))
-    unknown = "who-should-not-take-systemic-immunomodulators"
+    bot = without_section
     question = "contraindications for systemic immunomodulators in general?"
-    model = train_answers([e for e in answer_examples(ROOT / "corpus") if e.kind != unknown])
-    probs = dict(zip(model.classes, model.probabilities(question)))
-    assert unknown not in probs and max(probs.values()) >= 0.45  # the model would rescue
-    bot.answers = model
+    probs = dict(zip(bot.answers.classes, bot.answers.probabilities(question)))
+    assert UNKNOWN not in probs and max(probs.values()) >= 0.45  # the model would rescue
     reply, _ = bot.reply(question, None)
     assert reply["kind"] == "no_answer"
+
+
+def test_a_section_without_examples_among_retrievals_best_leaves_the_reply_to_retrieval(
+        without_section, monkeypatch):
+    """Retrieval ranks the unknown section below another (UNKNOWN_WITHIN): the ranker, which
+    cannot weigh it, would answer from a section it knows; retrieval's reply stands."""
+    import chatbot.core.dialogue as dialogue
+    from chatbot.core.dialogue import fold
+    bot = without_section
+    question = ("What if I turn out to be allergic to it? I am already allergic to penicillin "
+                "and sulfa.")
+    ranking, _ = bot._search(bot.parser.parse(question), fold(question), bot.state(None))
+    best = list(dict.fromkeys(section_id(h.passage.section) for h in ranking.hits))
+    assert UNKNOWN in best[1:dialogue.UNKNOWN_WITHIN]
+    model, bot.answers = bot.answers, None
+    alone, _ = bot.reply(question, None)
+    bot.answers = model
+    assert bot.reply(question, None)[0] == alone
+    monkeypatch.setattr(dialogue, "UNKNOWN_WITHIN", 1)
+    ranked, _ = bot.reply(question, None)
+    assert ranked["kind"] == "answer" and ranked["text"] != alone["text"]
 
 
 def test_an_example_teaches_the_passages_of_its_section_holding_the_words_it_expects(tmp_path):
