@@ -44,9 +44,13 @@ MAX_ITER = 3000
 # from 80.1 / 6.4 / 13.5 to 80.2 / 6.4 / 13.5 (not covered refused 95.3% -> 95.4%). Loosened
 # to 3e-2 (81 authors, 2026-12-02): `chatbot train` with nothing kept 0.6 s faster (the
 # fits are a third of its CPU time), and out of fold right / wrong / refused 82.3 / 5.7 / 12.0
-# either way (82.35 -> 82.28 right), not covered refused 93.3% -> 93.5%, small talk unchanged
+# either way (82.35 -> 82.28 right), not covered refused 93.3% -> 93.5%, small talk unchanged.
+# Loosened to 6e-2 (119 authors, fourteenth session): `chatbot train` after an edit to the
+# examples 10.8 s -> 9.5 s (bench/training_time.py --quick), and out of fold (6 author folds,
+# 10,620 answerable) right / wrong 9,416 / 399 -> 9,419 / 395, not covered refused 2,647 ->
+# 2,646 of 2,783, small talk 1,541 of 1,623 either way
 SOLVER = "newton-cg"
-ANSWER_SOLVER, ANSWER_TOL = "sag", 3e-2
+ANSWER_SOLVER, ANSWER_TOL = "sag", 6e-2
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
 RANKER_C = 1.0  # the ranker: fifteen features, thousands of candidates
 RANKER_FOLDS = 3  # the ranker learns from answer-model probabilities of unseen authors: three
