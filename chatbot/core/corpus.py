@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REQUIRED_FIELDS = ("title", "author")
+BULLET = "• "  # how Passage.text writes a list item
 _BULLET = re.compile(r"^\s*(?:[•*\-\u2022\u25aa\u25cf])\s+")
 _HEADING = re.compile(r"^##\s+(.*?)\s*#*\s*$")
 
@@ -113,7 +114,13 @@ def _is_bullets(block: list[str]) -> bool:
 
 
 def _bullet_text(block: list[str]) -> str:
-    return "\n".join("• " + _BULLET.sub("", line).strip() for line in block)
+    return "\n".join(BULLET + _BULLET.sub("", line).strip() for line in block)
+
+
+def list_items(text: str) -> list[str]:
+    """The items of a passage's bullet lists (Passage.text holds each on a line of its own,
+    after BULLET)."""
+    return [line[len(BULLET):] for line in text.splitlines() if line.startswith(BULLET)]
 
 
 def parse_document(path: Path) -> Document:

@@ -670,7 +670,8 @@ class Bot:
         is not covered unless retrieval's passage holds nearly all of its words
         (NOT_COVERED_COVERAGE). A section the ranker chooses answers only from a passage that
         may answer (_answerable). None without a ranker (a corpus without labelled
-        questions), or when retrieval's section has no labelled questions (an article added without examples):
+        questions), or when one of retrieval's best sections has no labelled questions (an
+        article added without examples, _unknown_found):
         retrieval decides. A follow-up (`before`: the state the conversation was in) is
         scored by the follow-up ranker, with the section answered last as a candidate, and
         its thresholds are FOLLOW_RANK_AT and FOLLOW_VETO_BELOW. `read`: the text the model

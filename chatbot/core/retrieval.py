@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from chatbot.core.corpus import Passage
+from chatbot.core.corpus import Passage, list_items
 from chatbot.core.lexicon import ENTITY_GROUPS, Lexicon
 from chatbot.core.query import Concept, Query
 from chatbot.core.text import Analyzer, words
@@ -187,12 +187,13 @@ class Index:
         # the terms of the article's list items (side effects, conditions, medicines): facts a
         # passage states one by one, so one missing from the passage asked about is a fact
         # it does not state (contradicts, `listed`)
-        self.listed = frozenset(t for p in passages for line in p.text.splitlines()
-                                if line.lstrip().startswith("\u2022")
-                                for t in self.terms(line.lstrip()[1:]))
+        self.listed = frozenset(t for p in passages for item in list_items(p.text)
+                                for t in self.terms(item))
         self.section_terms: dict[str, frozenset] = {}  # every term of each section's passages
         for p, terms in zip(passages, self.term_sets):
             self.section_terms[p.section] = self.section_terms.get(p.section, frozenset()) | terms
+        # ... and those of its list items, which alone count for contradicts(listed=True)
+        self.section_listed = {s: terms & self.listed for s, terms in self.section_terms.items()}
         using: dict[str, set] = {}
         for section, terms in self.section_terms.items():
             for t in terms:
@@ -432,9 +433,8 @@ class Index:
             return any(self._specific(c.alternatives)
                        and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
                        for c in query.concepts if not (c.is_entity or c.from_context or c.aside))
-        used = self.section_terms[self.passages[i].section]
-        if listed:
-            used = used & self.listed
+        section = self.passages[i].section
+        used = self.section_listed[section] if listed else self.section_terms[section]
         return any(any(alt <= used for alt, _ in c.alternatives)
                    and not any(alt <= self.term_sets[i] for alt, _ in c.alternatives)
                    for c in query.concepts
