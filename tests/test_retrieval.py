@@ -47,8 +47,10 @@ NOT_COVERED = [
 def test_patient_phrasing_finds_the_passage(bot, question, phrase):
     reply, _ = bot.reply(question, {})
     assert reply["kind"] == "answer", reply
-    assert phrase in reply["text"]
-    assert reply["text"] == next(p.text for p in bot.passages if p.id == reply["source"]["passage_id"])
+    # the passage named as the source is shown (with, where the passage model is unsure, the
+    # runner-up of its section: dialogue.SECOND_AT) and holds the phrase
+    source = next(p.text for p in bot.passages if p.id == reply["source"]["passage_id"])
+    assert source in reply["text"] and phrase in source
 
 
 @pytest.mark.parametrize("question", NOT_COVERED)
