@@ -18,7 +18,7 @@ from typing import Mapping, NamedTuple
 
 from chatbot.config import Settings
 from chatbot.core.answers import NOT_COVERED, AnswerModel, answer_model_for, section_id
-from chatbot.core.classifier import buckets
+from chatbot.core.classifier import buckets, sentences
 from chatbot.core.ranker import Found, candidates, found_sections, scores
 from chatbot.core.corpus import (CorpusError, Document, Passage, lead_ins, load_corpus,
                                  reply_text)
@@ -482,6 +482,12 @@ class Bot:
             return self._message("smalltalk", self.talk.smalltalk_replies[small], 1.0,
                                  self.talk.suggestions), state
 
+        question = self._question_part(text) if opening else text
+        if question != text:  # answered from its question, if that has an answer
+            reply, after = self._respond(question, fold(question), state)
+            if reply["kind"] == "answer":
+                return reply, after
+
         if self.talk.off_topic.search(folded):
             return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
 
@@ -753,6 +759,18 @@ class Bot:
         suggestions = list(dict.fromkeys(likely + self._covered_suggestions(query)))
         return self._learned_smalltalk(folded, probs) or self._message(
             "no_answer", self.talk.no_answer, round(confidence, 3), suggestions)
+
+    def _question_part(self, text: str) -> str:
+        """The message without its sentences the answer model reads as small talk
+        (SMALLTALK_AT), where some are and some are not: "Good evening, I hope this finds you
+        well. I start methotrexate on Monday, which side effects should I expect? Many
+        thanks, Margaret" is the question in its middle, which read whole is mostly
+        greetings. The whole message where every sentence, or none, is small talk."""
+        parts = sentences(text)
+        if not parts or self.answers is None:
+            return text
+        kept = [p for p in parts if self._probabilities(p, None)["smalltalk"] < SMALLTALK_AT]
+        return " ".join(kept) if kept and len(kept) < len(parts) else text
 
     def _learned_smalltalk(self, folded: str, probs) -> dict | None:
         """Small talk the patterns did not read ("ty fr", "hey im jess"), when the answer model
