@@ -150,8 +150,11 @@ PASSAGE_WEIGHT = 0.65
 # than the wrong one. Out of fold (6 author folds, 66 authors, 6,188 answerable, the same
 # fold models, 2026-12-02): right / wrong / refused 80.2 / 6.4 / 13.5 without, 80.6 / 6.0
 # at 0.8, 81.1 / 5.5 at 0.5, 81.2 / 5.3 at 0.3, 81.3 / 5.2 always (0.0); at 0.5 with 100
-# words 81.0 / 5.6. Refusals, not covered and small talk do not change.
-SECOND_AT = 0.5
+# words 81.0 / 5.6. Refusals, not covered and small talk do not change. Measured again (6
+# author folds, 128 authors, 11,381 answerable, the same fold models, fifteenth session):
+# right / wrong 10,150 / 420 at 0.5, 10,170 / 400 at 0.3 (20 wrong answers right, none
+# lost), 10,181 / 389 always; 0.3 keeps a reply to one paragraph where the mix is sure.
+SECOND_AT = 0.3
 MAX_ANSWER_WORDS = 120
 # A topic the article leaves out ([not_covered]: doses, costs, other skin conditions ...) is
 # "not covered" unless the ranker is sure of an answer to the message itself (at least
