@@ -24,11 +24,13 @@ from chatbot.core.examples import (EXAMPLES_DIR, Example, author_folds, example_
                                    load_examples)
 from chatbot.core.classifier import HASH_BITS, buckets, data_key, sentences
 from chatbot.core.risk import CLASSES, MODEL_FILE, Risk, RiskModel
+from chatbot.core.text import words
 from chatbot.kept_features import Flat, KeptFeatures
 
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
 # typo nobody else makes), which keeps the model small without losing recall.
 MIN_DF = 2
+SMALLTALK_MIN_DF = 1  # smalltalk_words: one example's "ciao" makes it a word
 C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
@@ -258,6 +260,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
         model = to_model(vocab, tfidf, full.result(), key, AnswerModel,
                          tuple(sorted(set(labels))))
         keep_passages(model, passages.result())
+    model.extra["smalltalk_words"] = smalltalk_words(examples + follow_ups)
     if folds:
         weights = train_ranker(examples, views, fold_models, rows)
         if weights is not None:
@@ -273,6 +276,18 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
             if weights is not None:
                 model.extra["follow_ranker"] = weights
     return model
+
+
+def smalltalk_words(examples: list[Example]) -> list[str]:
+    """The words (text.words) of at least SMALLTALK_MIN_DF small-talk examples, sorted: what tells a
+    chat word ("sup", "gn") from a keyboard smash ("zxcvb"), which no example of small talk
+    shares, where neither is in a dictionary (dialogue.Bot._has_words)."""
+    counts: dict[str, int] = {}
+    for e in examples:
+        if e.kind == "smalltalk":
+            for w in set(words(e.text)):
+                counts[w] = counts.get(w, 0) + 1
+    return sorted(w for w, n in counts.items() if n >= SMALLTALK_MIN_DF)
 
 
 def _fit_answers(examples: list[Example], rows: list[dict[int, int]]) -> AnswerModel:

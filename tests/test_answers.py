@@ -102,6 +102,30 @@ def test_the_model_does_not_turn_refusals_into_small_talk(fresh, text):
     assert both(fresh, text)[1]["kind"] == "no_answer"
 
 
+def test_a_keyboard_smash_is_not_small_talk_however_sure_the_model_is(fresh):
+    """A message with no word of the article, the lexicon, a dictionary or the small talk of
+    the examples is not small talk, though its letters may look like "lol" to the model."""
+    sure = {"smalltalk": 0.95}
+    assert fresh._learned_smalltalk("hjkhjk bnmbnm", sure) is None
+    assert "sup" in fresh.answers.smalltalk_words  # a chat word of the examples
+    assert "hjkhjk" not in fresh.answers.smalltalk_words
+    assert fresh._learned_smalltalk("sup", sure)["kind"] == "smalltalk"
+    assert fresh._learned_smalltalk("ok cool", sure)["kind"] == "smalltalk"  # dictionary words
+
+
+@pytest.mark.parametrize("text", ["...", "#$%@", "1234"])
+def test_punctuation_or_digits_alone_are_not_covered(fresh, text):
+    assert fresh.reply(text, {})[0]["kind"] == "no_answer"
+
+
+def test_the_small_talk_words_are_those_of_the_small_talk_examples():
+    from chatbot.core.examples import Example
+    from chatbot.training import smalltalk_words
+    examples = [Example("Sup fam!", "smalltalk", "a", "x:1"),
+                Example("zxcvb", "no_answer", "a", "x:2"), Example("sup", "smalltalk", "b", "x:3")]
+    assert smalltalk_words(examples) == ["fam", "sup"]
+
+
 UNKNOWN = "who-should-not-take-systemic-immunomodulators"
 
 

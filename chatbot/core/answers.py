@@ -22,6 +22,7 @@ the liver" gets azathioprine's list rather than the section's first passage.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,14 @@ class AnswerModel(TextClassifier):
         """The ranker's weights (ranker.FEATURES, then the intercept); None without one, or
         one trained on other features (by older code: `chatbot train` makes a new one)."""
         return _weights(self.extra.get("ranker"), FEATURES)
+
+    @cached_property
+    def smalltalk_words(self) -> frozenset[str] | None:
+        """The words of at least two small-talk examples ("sup", "gn", "thx": chat words no
+        dictionary has), kept with the model by training; None for a model trained without
+        them (dialogue.Bot._has_words then takes every message to have words)."""
+        kept = self.extra.get("smalltalk_words")
+        return frozenset(kept) if kept is not None else None
 
     @property
     def follow_ranker(self) -> list[float] | None:

@@ -12,6 +12,7 @@ with Bot.state). Nothing here keeps a message after its reply: no cache of what 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, NamedTuple
@@ -35,6 +36,7 @@ from chatbot.core.state import MAX_TOPIC_CHARS, START, State
 from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
 MAX_SUGGESTIONS = 3
+EMOJI = ("So", "Sk")  # Unicode categories of emoji and their modifiers ("👍", "❤️")
 MAX_INPUT_CHARS = 2000  # longer messages are answered from this much of them
 MAX_SAFE_FRAME = 64 * 1024  # and read for risk (at the start and the end) up to this length
 # A long message tells a story around its question, and every word of it the best passage
@@ -323,6 +325,7 @@ class Bot:
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
+        self.known_words = frozenset(article_words | set(self.lexicon.plain_words))
         speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words),
                                                    is_english, set(self.lexicon.drug_names))
         unknown = sorted(self.talk.people - {e.name for e in self.lexicon.entries})
@@ -457,8 +460,10 @@ class Bot:
             if reply["source"]:  # what was answered, for the next message to follow up on
                 state = replace(state, section=section_id(reply["source"]["section"]))
         else:  # no word of Latin letters: another script, or emoji alone ("👍" after an
-            # answer), which is small talk where the model is sure of it and no risk was found
-            emoji = not found.level and not any(c.isalpha() for c in text)
+            # answer), which is small talk where the model is sure of it and no risk was found;
+            # punctuation or digits alone ("#$%@", "...") are not
+            emoji = not found.level and not any(c.isalpha() for c in text) \
+                and any(unicodedata.category(c) in EMOJI for c in text)
             reply = (emoji and self._learned_smalltalk(folded, self._probabilities(text, counts))) \
                 or self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions)
         if found.level:
@@ -779,12 +784,25 @@ class Bot:
         """Small talk the patterns did not read ("ty fr", "hey im jess"), when the answer model
         is sure of it (SMALLTALK_AT): the reply of the first kind whose pattern appears in the
         message, else the general one ([smalltalk.replies] other)."""
-        if probs is None or probs.get("smalltalk", 0.0) < SMALLTALK_AT:
+        if probs is None or probs.get("smalltalk", 0.0) < SMALLTALK_AT \
+                or folded and not self._has_words(folded):
             return None
         kind = next((k for k, patterns in self.talk.smalltalk
                      if any(pat.search(folded) for pat in patterns)), "other")
         return self._message("smalltalk", self.talk.smalltalk_replies[kind], 1.0,
                              self.talk.suggestions)
+
+    def _has_words(self, folded: str) -> bool:
+        """Whether the message has a word: of the article or the lexicon, of an English
+        dictionary (two letters or more), or of the small talk the model learned from
+        (AnswerModel.smalltalk_words). A keyboard smash ("zxcvb", "hjhjhj", "1234") has none:
+        "not covered" however much its letters look like "lol" or "k" to the model."""
+        chat = self.answers.smalltalk_words if self.answers is not None else None
+        if chat is None:
+            return True
+        return any(w in chat or w in self.known_words or (len(w) > 1 and not w.isdigit()
+                                                           and is_english(w))
+                   for w in words(folded))
 
     def _bar(self, text: str) -> float:
         """The coverage an answer to this message needs (see SHORT_WORDS)."""
