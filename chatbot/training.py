@@ -30,7 +30,6 @@ from chatbot.kept_features import Flat, KeptFeatures
 # Tuning of the fit, in one place. MIN_DF drops features seen in a single example (a
 # typo nobody else makes), which keeps the model small without losing recall.
 MIN_DF = 2
-SMALLTALK_MIN_DF = 1  # smalltalk_words: one example's "ciao" makes it a word
 C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
@@ -279,15 +278,11 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
 
 
 def smalltalk_words(examples: list[Example]) -> list[str]:
-    """The words (text.words) of at least SMALLTALK_MIN_DF small-talk examples, sorted: what tells a
-    chat word ("sup", "gn") from a keyboard smash ("zxcvb"), which no example of small talk
-    shares, where neither is in a dictionary (dialogue.Bot._has_words)."""
-    counts: dict[str, int] = {}
-    for e in examples:
-        if e.kind == "smalltalk":
-            for w in set(words(e.text)):
-                counts[w] = counts.get(w, 0) + 1
-    return sorted(w for w, n in counts.items() if n >= SMALLTALK_MIN_DF)
+    """The words (text.words) of the small-talk examples, sorted: what tells a chat word
+    ("sup", "gn", "ciao") from a keyboard smash ("zxcvb"), which no example of small talk
+    holds, where neither is in a dictionary (dialogue.Bot._has_words). One example is
+    enough: out of fold, asking for two lost "heyyy" and "okie dokie" as small talk."""
+    return sorted({w for e in examples if e.kind == "smalltalk" for w in words(e.text)})
 
 
 def _fit_answers(examples: list[Example], rows: list[dict[int, int]]) -> AnswerModel:

@@ -48,9 +48,9 @@ class AnswerModel(TextClassifier):
 
     @cached_property
     def smalltalk_words(self) -> frozenset[str] | None:
-        """The words of at least two small-talk examples ("sup", "gn", "thx": chat words no
-        dictionary has), kept with the model by training; None for a model trained without
-        them (dialogue.Bot._has_words then takes every message to have words)."""
+        """The words of the small-talk examples ("sup", "gn", "thx": chat words no dictionary
+        has), kept with the model by training; None for a model trained without them
+        (dialogue.Bot._has_words then takes every message to have words)."""
         kept = self.extra.get("smalltalk_words")
         return frozenset(kept) if kept is not None else None
 
