@@ -85,6 +85,15 @@ def _matrix(rows: list[dict[int, int]] | None, vocab: np.ndarray, flat: Flat | N
     return csr_matrix((counts[kept], cols[kept], ptr), shape=(n, len(vocab)))
 
 
+def _part(flat: Flat, rows: list[int]) -> Flat:
+    """Some of the examples of a Flat (`rows`: their positions, ascending), as a Flat: a
+    fold's examples without flattening their buckets again."""
+    chosen = np.zeros(len(flat.lengths), dtype=bool)
+    chosen[rows] = True
+    keep = np.repeat(chosen, flat.lengths)
+    return Flat(flat.keys[keep], flat.counts[keep], flat.lengths[chosen])
+
+
 def _flat(rows: list[dict[int, int]]) -> Flat:
     """Every example's buckets and counts, concatenated, and how many each example has:
     numpy does the rest of building the matrix (a Python loop over 2.5 million buckets took
@@ -243,7 +252,8 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     # the GIL, and threads start at once where processes would each import scikit-learn.
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         # the model itself, and its passage model over the same features, fitted side by side
-        vocab, tfidf, x = tfidf_features(taught_rows)
+        flat = _flat(taught_rows)  # flattened once: each fold's is a part of it
+        vocab, tfidf, x = tfidf_features(flat)
         labels = [e.kind for e in taught]
         full = pool.submit(fit_logistic, x, vocab, labels, ANSWER_C, None, ANSWER_SOLVER,
                            ANSWER_TOL)
@@ -251,8 +261,8 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
         fits = []
         for g in (groups if folds else []):  # the ranker's: each without one fold of authors
             kept = [j for j, h in enumerate(group_of) if h != g]
-            fits.append(pool.submit(_fit_answers, [taught[j] for j in kept],
-                                    [taught_rows[j] for j in kept]))
+            fits.append(pool.submit(_fit_answers, [labels[j] for j in kept],
+                                    _part(flat, kept)))
         views = {i: view(e.text) for i, e in enumerate(examples)
                  if folds and e.kind != "smalltalk"}
         fold_models = [(fit.result(), held) for fit, (_, held) in zip(fits, folds)]
@@ -285,11 +295,10 @@ def smalltalk_words(examples: list[Example]) -> list[str]:
     return sorted({w for e in examples if e.kind == "smalltalk" for w in words(e.text)})
 
 
-def _fit_answers(examples: list[Example], rows: list[dict[int, int]]) -> AnswerModel:
-    """An answer model fitted on `examples`, given with their buckets (`rows`)."""
-    labels = [e.kind for e in examples]
+def _fit_answers(labels: list[str], flat: Flat) -> AnswerModel:
+    """An answer model fitted on examples of these labels, given with their buckets."""
     classes = tuple(sorted(set(labels)))
-    vocab, tfidf, clf = fit_pipeline(rows, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL)
+    vocab, tfidf, clf = fit_pipeline(flat, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL)
     return to_model(vocab, tfidf, clf, "", AnswerModel, classes)
 
 
