@@ -230,10 +230,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # worries said as statements
     ("worried the prednisone is making me gain weight", "weight gain"),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
-    pytest.param("tried light therapy and creams, nothing worked. now what", "not seen improvement",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets FO-FQ were trained on, the answer model reads 'nothing worked, "
-                     "now what' as the section on a systemic drug that fails (0.68)"))),
+    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
@@ -244,10 +241,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
                      "since sets FO-FQ were trained on, no section reaches the ranker's bar "
                      "(the model's best 0.24): not covered"))),
     ("does prednisone actually work for eczema", "very effective medication"),
-    pytest.param("will my eczema ever go away for good", "chronic",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "from sets AX-AZ to ET-EV and again since FO-FQ were trained on, the "
-                     "answer model reads it as not covered (0.54)"))),
+    # refused from sets AX-AZ to ET-EV and with FO-FQ (not covered, 0.54), answered again
+    # since FR-FT were trained on
+    ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
@@ -516,14 +512,15 @@ def test_a_question_torn_between_two_sections_is_answered_or_offers_them_first(b
     """"will my immune system be weaker" reads as much like "what are systemic
     immunomodulators" as like "how can immunomodulators help eczema": the ranker's confidence
     has crossed its bar both ways with each retraining (0.42, 0.95, 0.43 in the thirteenth
-    session). Either way the patient is one tap from the answer: it is given, or the section
-    that gives it is among the first two suggestions."""
+    session; the model's favourite turned from the first to the second in the fifteenth).
+    Either way the patient is one tap from the answer (both say what these drugs do to the
+    immune system): it is given, or one of the two sections leads the suggestions."""
     reply, _ = bot.reply("will my immune system be weaker", {})
-    wanted = "What are systemic immunomodulators?"
+    torn = {"What are systemic immunomodulators?", "How can immunomodulators help eczema?"}
     if reply["kind"] == "answer":
         assert "immune system" in reply["text"]
     else:
-        assert reply["kind"] == "no_answer" and wanted in reply["suggestions"][:2]
+        assert reply["kind"] == "no_answer" and set(reply["suggestions"][:2]) & torn
 
 
 def test_a_topic_rule_yields_to_a_ranker_sure_of_its_answer(bot):

@@ -262,9 +262,13 @@ def test_bullets_have_a_hanging_indent(new_page, server):
     lines = items.evaluate_all("""items => items.map(item => {
         const range = document.createRange();
         range.selectNodeContents(item.lastChild);  // the item's text, after its bullet
+        const starts = new Map();  // each line's top -> where its text starts (a highlight
+        for (const r of range.getClientRects()) {  // inside a line is a box of its own)
+            const top = Math.round(r.top), left = Math.round(r.left);
+            starts.set(top, Math.min(starts.get(top) ?? left, left));
+        }
         return {mark: item.firstChild.getBoundingClientRect().left,
-                lines: [...new Set([...range.getClientRects()].map(r => Math.round(r.left)))],
-                count: new Set([...range.getClientRects()].map(r => Math.round(r.top))).size};
+                lines: [...new Set(starts.values())], count: starts.size};
     })""")
     wrapped = [item for item in lines if item["count"] > 1]
     assert wrapped, f"no bullet wraps at this width: {lines}"
