@@ -325,7 +325,6 @@ class Bot:
         self.talk = Conversation.load(folder / "conversation.toml")
         self.index = Index(self.passages, self.analyzer, self.lexicon)
         article_words = {w for p in self.passages for w in words(p.section + " " + p.text)}
-        self.known_words = frozenset(article_words | set(self.lexicon.plain_words))
         speller = SpellingCorrector.for_vocabulary(article_words, set(self.lexicon.plain_words),
                                                    is_english, set(self.lexicon.drug_names))
         unknown = sorted(self.talk.people - {e.name for e in self.lexicon.entries})
@@ -800,8 +799,8 @@ class Bot:
         chat = self.answers.smalltalk_words if self.answers is not None else None
         if chat is None:
             return True
-        return any(w in chat or w in self.known_words or (len(w) > 1 and not w.isdigit()
-                                                           and is_english(w))
+        known = self.parser.speller.known  # the article's and the lexicon's words
+        return any(w in chat or w in known or (len(w) > 1 and not w.isdigit() and is_english(w))
                    for w in words(folded))
 
     def _bar(self, text: str) -> float:
