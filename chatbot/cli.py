@@ -419,27 +419,26 @@ def _train(settings: Settings) -> int:
     """`chatbot train`: fits the risk and answer models and saves them with the corpus."""
     from chatbot.core.answers import ANSWER_MODEL_FILE, answer_examples
     from chatbot.core.corpus import CorpusError
-    from chatbot.core.examples import load_examples
     from chatbot.core.risk import MODEL_FILE
-    from chatbot.training import train_all
+    from chatbot.training import risk_fitted_aside, train_corpus_answers
     folder = settings.corpus_dir
     try:
-        examples, questions = load_examples(folder), answer_examples(folder, follow_ups=True)
-        from chatbot.core import Bot
-        from chatbot.views import SavedViews, views_key
-        # the ranker's view of retrieval, kept between trainings for questions seen before
-        bot = Bot(settings, judge_risk=False)
-        bot.safety.prepare()  # every labelled conversation is replayed through the rules
-        views = SavedViews(bot.question_view, settings.cache_dir,
-                           views_key(folder, settings.min_confidence, settings.cache_dir))
-        (_, risk_s), (answers, answer_s) = train_all(folder, views, examples, questions,
-                                                     settings.cache_dir)
+        with risk_fitted_aside(folder, settings.cache_dir) as risk:
+            questions = answer_examples(folder, follow_ups=True)
+            from chatbot.core import Bot
+            from chatbot.views import SavedViews, views_key
+            # the ranker's view of retrieval, kept between trainings for questions seen before
+            bot = Bot(settings, judge_risk=False)
+            bot.safety.prepare()  # every labelled conversation is replayed through the rules
+            views = SavedViews(bot.question_view, settings.cache_dir,
+                               views_key(folder, settings.min_confidence, settings.cache_dir))
+            answers, answer_s = train_corpus_answers(folder, None, views, questions, jobs=2)
+            risk_s, messages, authors = risk.result()
         views.save()
     except (CorpusError, OSError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 1
-    authors = len({e.author for e in examples})
-    print(f"trained the risk model on {len(examples):,} messages from {authors} authors in "
+    print(f"trained the risk model on {messages:,} messages from {authors} authors in "
           f"{risk_s:.1f} s: {folder / MODEL_FILE}")
     ranker = "with its ranker" if answers.ranker else "without a ranker (too few authors)"
     if answers.follow_ranker:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from itertools import chain
 from pathlib import Path
@@ -53,9 +54,17 @@ MAX_ITER = 3000
 SOLVER = "newton-cg"
 ANSWER_SOLVER, ANSWER_TOL = "sag", 6e-2
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
+# The answer fits read their TF-IDF matrix in single precision: stochastic average
+# gradient moves through it a row at a time, a fifth faster (the weights are kept as
+# float32 anyway)
+ANSWER_DTYPE = np.float32
 RANKER_C = 1.0  # the ranker: fifteen features, thousands of candidates
-RANKER_FOLDS = 3  # the ranker learns from answer-model probabilities of unseen authors: three
-# folds score as six did (right, wrong and refused equal out of fold) at half the fits
+# The ranker learns from answer-model probabilities of unseen authors, each fold's model
+# trained without its authors. Three folds scored as six did at half the fits; two (each
+# model on half the authors: half the fold fits' work again) scored as three (6 author
+# folds, 135 authors, sixteenth session: right / wrong 10,843 / 414 -> 10,857 / 417 of
+# 12,084; not covered refused 3,040 -> 3,038 of 3,187; small talk equal)
+RANKER_FOLDS = 2
 
 
 # -- fitting ------------------------------------------------------------------
@@ -130,23 +139,25 @@ def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
 
 def fit_pipeline(rows: list[dict[int, int]] | Flat, labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
-                 tol: float = 1e-4, start=None):
+                 tol: float = 1e-4, start=None, dtype=np.float64):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
     examples given as their hashed feature counts (`classifier.buckets`). `start`: a model
-    (TextClassifier) of the same classes whose weights the fit starts from (warm_start)."""
-    vocab, tfidf, x = tfidf_features(rows)
+    (TextClassifier) of the same classes whose weights the fit starts from (warm_start);
+    `dtype`: the precision of the matrix the fit reads."""
+    vocab, tfidf, x = tfidf_features(rows, dtype)
     return vocab, tfidf, fit_logistic(x, vocab, labels, c, class_weight, solver, tol, start)
 
 
-def tfidf_features(rows: list[dict[int, int]] | Flat):
+def tfidf_features(rows: list[dict[int, int]] | Flat, dtype=np.float64):
     """The vocabulary (buckets seen in MIN_DF examples), the fitted TF-IDF step and the
-    examples' TF-IDF matrix, for examples given as their buckets (or all at once, a Flat)."""
+    examples' TF-IDF matrix (of `dtype`), for examples given as their buckets (or all at
+    once, a Flat)."""
     from sklearn.feature_extraction.text import TfidfTransformer
 
     flat = rows if isinstance(rows, Flat) else _flat(rows)
     vocab = vocabulary(flat.keys)
     tfidf = TfidfTransformer(sublinear_tf=True)
-    return vocab, tfidf, tfidf.fit_transform(_matrix(None, vocab, flat))
+    return vocab, tfidf, tfidf.fit_transform(_matrix(None, vocab, flat)).astype(dtype, copy=False)
 
 
 def fit_logistic(x, vocab: np.ndarray, labels: list[str], c: float = C,
@@ -253,7 +264,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         # the model itself, and its passage model over the same features, fitted side by side
         flat = _flat(taught_rows)  # flattened once: each fold's is a part of it
-        vocab, tfidf, x = tfidf_features(flat)
+        vocab, tfidf, x = tfidf_features(flat, ANSWER_DTYPE)
         labels = [e.kind for e in taught]
         full = pool.submit(fit_logistic, x, vocab, labels, ANSWER_C, None, ANSWER_SOLVER,
                            ANSWER_TOL)
@@ -298,7 +309,8 @@ def smalltalk_words(examples: list[Example]) -> list[str]:
 def _fit_answers(labels: list[str], flat: Flat) -> AnswerModel:
     """An answer model fitted on examples of these labels, given with their buckets."""
     classes = tuple(sorted(set(labels)))
-    vocab, tfidf, clf = fit_pipeline(flat, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL)
+    vocab, tfidf, clf = fit_pipeline(flat, labels, ANSWER_C, None, ANSWER_SOLVER, ANSWER_TOL,
+                                     dtype=ANSWER_DTYPE)
     return to_model(vocab, tfidf, clf, "", AnswerModel, classes)
 
 
@@ -412,19 +424,24 @@ def train_corpus_answers(corpus_dir: Path, out: Path | None = None, view=None,
     return model, time.perf_counter() - started
 
 
-def train_all(corpus_dir: Path, view, examples: list[Example], questions: list[Example],
-              cache_dir: Path | None = None
-              ) -> tuple[tuple[RiskModel, float], tuple[AnswerModel, float]]:
-    """Both models, from the risk and the answer examples, each with the seconds its fit took.
-    The risk model is fitted in a second process while this one fits the answer model and
-    its ranker, so `chatbot train` takes little more than the longer of the two: forked
-    (where the system can), the process starts with everything imported and read already."""
+@contextmanager
+def risk_fitted_aside(corpus_dir: Path, cache_dir: Path | None = None):
+    """Starts fitting the corpus's risk model in a second process and gives its future, whose
+    result is (the fit's seconds, how many messages, how many authors): `chatbot train` fits
+    the answer model meanwhile and takes little more than the longer of the two. Started
+    before anything else is read, the second process loads its examples and imports
+    scikit-learn while the first builds the engine (forked where the system can)."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        risk = pool.submit(train_corpus, corpus_dir, None, examples, cache_dir)
-        answers = train_corpus_answers(corpus_dir, None, view, questions, jobs=2)
-        return risk.result(), answers
+        yield pool.submit(_fit_risk, corpus_dir, cache_dir)
+
+
+def _fit_risk(corpus_dir: Path, cache_dir: Path | None) -> tuple[float, int, int]:
+    """train_corpus in the second process; the model is saved, not sent back."""
+    examples = load_examples(corpus_dir)
+    _, seconds = train_corpus(corpus_dir, None, examples, cache_dir)
+    return seconds, len(examples), len({e.author for e in examples})
 
 
 def leave_one_author_out(examples: list[Example], jobs: int = 2,

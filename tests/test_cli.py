@@ -476,6 +476,21 @@ def test_train_fits_both_models_and_check_then_passes(tmp_path):
     assert same.extra == answers.extra and np.array_equal(same.coef, answers.coef)
 
 
+def test_train_names_a_bad_example_line_found_while_training_aside(tmp_path):
+    """The risk model is fitted in a second process that reads the examples itself: a
+    malformed line it meets still reaches the command line as file:line, in one line."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("*.jsonl"))
+    shutil.copy(ROOT / "corpus" / "examples" / "patient_questions.jsonl", corpus / "examples")
+    (corpus / "examples" / "safety.jsonl").write_text(
+        '{"id": "a1", "author": "a", "kind": "none", "text": "hello"}\n'
+        '{"id": "a2", "author": "a", "kind": "worried", "text": "hm"}\n')
+    out = run("chatbot", "train", env={"CORPUS_DIR": str(corpus),
+                                      "CACHE_DIR": str(tmp_path / "cache")}, timeout=300)
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+    assert "safety.jsonl:2:" in out.stderr and '"kind" must be one of' in out.stderr
+
+
 def test_stem_cache_holds_article_words_never_question_words(tmp_path, cli):
     out = cli("ask", "zebrafishology and methotrexate", env={"CACHE_DIR": str(tmp_path)})
     assert out.returncode == 0

@@ -25,6 +25,11 @@ class CorpusError(ValueError):
         super().__init__(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
         self.path, self.line, self.problem = path, line, problem
 
+    def __reduce__(self):
+        """Pickled whole, so an error met while training in a second process reaches the
+        command line as itself (chatbot.training.risk_fitted_aside)."""
+        return type(self), (self.path, self.line, self.problem)
+
 
 # Sections shorter than this (in characters of text) are answered whole, as one passage.
 SHORT_SECTION_CHARS = 400
