@@ -230,16 +230,17 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # worries said as statements
     ("worried the prednisone is making me gain weight", "weight gain"),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
-    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
+    pytest.param("tried light therapy and creams, nothing worked. now what",
+                 "not seen improvement", marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets FW-FZ were trained on, the neighbouring section on a systemic "
+                     "treatment that does not work wins (0.65 against 0.35)"))),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
     ("is it normal to go thru a few meds before one works", "trial and error"),
     ("what if im allergic to something in the drug", "part of the drug"),
-    pytest.param("is eczema something I'll have for life", "chronic",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets FO-FQ were trained on, no section reaches the ranker's bar "
-                     "(the model's best 0.24): not covered"))),
+    # not covered with sets FO-FT trained on, answered again since FW-FZ were
+    ("is eczema something I'll have for life", "chronic"),
     ("does prednisone actually work for eczema", "very effective medication"),
     # refused from sets AX-AZ to ET-EV and with FO-FQ (not covered, 0.54), answered again
     # since FR-FT were trained on
