@@ -77,6 +77,14 @@ def test_tokens_fold_case_accents_apostrophes_and_keep_emoji():
         "ya", "no", "quiero", "despertar", "manana", "😔", "cant"]
 
 
+def test_a_script_without_spaces_is_read_a_character_at_a_time():
+    """Chinese, Japanese kana and Thai have no spaces between words: a whole run read as one
+    word would never recur, so each character is a word and the pairs are its bigrams."""
+    assert tokens("我不想活了 Dupixent") == ["我", "不", "想", "活", "了", "dupixent"]
+    assert tokens("薬をもらった") == ["薬", "を", "も", "ら", "っ", "た"]
+    assert len(tokens("안녕하세요 감사")) == 2  # Korean puts spaces between its words
+
+
 def test_ask_answers_without_importing_scikit_learn():
     code = ("import sys; from chatbot.cli import ask_main; ask_main(['i want to die']); "
             "print('sklearn' in sys.modules, 'scipy' in sys.modules)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from chatbot.core.corpus import CorpusError
 
-FEATURE_VERSION = 1  # bump when features() changes: a saved model must be retrained
+FEATURE_VERSION = 2  # bump when features() changes: a saved model must be retrained
 HASH_BITS = 24  # 16M buckets: distinct features almost never collide
 CHAR_NGRAMS = (3, 5)
 # A long message is also read sentence by sentence, so that one risky sentence inside a
@@ -32,13 +32,20 @@ CHAR_NGRAMS = (3, 5)
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s+|\s+(?:but|and then|anyway|also)\s+")
 MIN_SENTENCE_WORDS = 3
 
-_TOKEN = re.compile(r"[^\W_]+|[\u2600-\u27bf\U0001f000-\U0001faff]")
+# Scripts written without spaces between words (Chinese, Japanese kana, Thai): each character
+# is a word of its own, so the word pairs are the character pairs a reader of them would use
+# (a whole run of them read as one "word" never recurs). Six author folds (235 authors,
+# sixteenth session): crises in other languages shown 95.4% -> 97.6%, emergencies 98.3% ->
+# 98.8%, their ordinary messages given a notice 25.2% -> 27.1%; English unchanged.
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}]+|[\u2600-\u27bf\U0001f000-\U0001faff]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 
 
 def tokens(text: str) -> list[str]:
     """Lower-case words without accents or apostrophes, and each emoji as a word of its own:
-    "Ya no quiero despertar mañana 😔" -> ya no quiero despertar manana 😔."""
+    "Ya no quiero despertar mañana 😔" -> ya no quiero despertar manana 😔; in a script
+    without spaces, each character: "不想活了" -> 不 想 活 了."""
     text = text.translate(_QUOTES).lower()
     if not text.isascii():  # plain ASCII (most messages) has no accents to take off
         text = unicodedata.normalize("NFKD", text)
