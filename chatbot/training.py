@@ -62,7 +62,7 @@ RANKER_C = 1.0  # the ranker: fifteen features, thousands of candidates
 # The ranker learns from answer-model probabilities of unseen authors, each fold's model
 # trained without its authors. Three folds scored as six did at half the fits; two (each
 # model on half the authors: half the fold fits' work again) scored as three (6 author
-# folds, 135 authors, sixteenth session: right / wrong 10,843 / 414 -> 10,857 / 417 of
+# folds, 134 authors, sixteenth session: right / wrong 10,843 / 414 -> 10,857 / 417 of
 # 12,084; not covered refused 3,040 -> 3,038 of 3,187; small talk equal)
 RANKER_FOLDS = 2
 

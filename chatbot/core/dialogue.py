@@ -145,8 +145,8 @@ SUGGEST_AT = 0.2
 # refused 84.6 / 5.1 / 10.4 -> 85.8 / 3.8 / 10.4 (115 wrong answers right, 4 right ones
 # wrong); not covered and small talk unchanged. Asking the passage model for 0.5 or 0.7
 # before another medicine's passage may answer changed nothing (it is sure where it picks one).
-# Measured again with twice the data (6 author folds, 136 authors, 12,084 answerable, the same
-# fold models, sixteenth session): right / wrong 10,854 / 417 at 0.65, 10,859 / 412 at 0.75,
+# Measured again with three times the authors (6 author folds, 134 authors, 12,084
+# answerable, the same fold models, sixteenth session): right / wrong 10,854 / 417 at 0.65, 10,859 / 412 at 0.75,
 # 10,863 / 408 at 0.8 (16 wrong answers right, 7 right ones wrong), 10,847 / 424 at 0.9,
 # 10,822 / 449 from the model alone; 10,806 / 465 at 0.5. Refusals, not covered and small
 # talk do not change: the passage model has learned enough to weigh more than retrieval.
