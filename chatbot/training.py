@@ -35,9 +35,9 @@ C = 4.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
 # Solvers, each the fastest to the same optimum (L-BFGS took 50-60 steps on both): Newton's
-# method takes 5 on the risk model's 80,000 features; the answer model, fitted four times
-# per training (itself and the ranker's three folds; its passage model with the same solver
-# and tolerance once more), is fastest by stochastic average gradient: stopped at
+# method takes 5 on the risk model's 80,000 features; the answer model, fitted once more per
+# training for each of the ranker's folds (RANKER_FOLDS; its passage model with the same
+# solver and tolerance once more), is fastest by stochastic average gradient: stopped at
 # 3e-3 (28 epochs; 1e-3 took 44 and 1.7 times as long), its probabilities are within 0.02 of
 # the exact optimum's (99% within 0.0015) and no question's favourite section differs; out
 # of fold (6 author folds, 43 authors, 2026-12-02) the engine's answers were the same.
