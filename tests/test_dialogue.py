@@ -596,6 +596,18 @@ def test_small_talk_as_a_first_message_is_not_given_a_passage(bot, message):
     assert reply["kind"] == "smalltalk"
 
 
+@pytest.mark.parametrize("message, kind", [
+    ("tell me a joke", "smalltalk"),  # small talk in the examples of many authors
+    ("whats the weather like today", "no_answer"),
+    ("who won the football game last night", "no_answer"),
+])
+def test_an_off_topic_request_is_small_talk_only_where_the_model_is_sure(bot, message, kind):
+    """The off-topic patterns ([off_topic] in corpus/conversation.toml) refuse what the article
+    has nothing for, but not small talk the model is sure of: "tell me a joke" was refused."""
+    reply, _ = bot.reply(message, None)
+    assert reply["kind"] == kind
+
+
 def test_a_thumbs_up_after_an_answer_is_small_talk(bot):
     """A message of emoji alone has no word to answer from; where the model is sure it is
     small talk ("👍" after an answer) that is the reply, not "the article doesn't cover that"."""

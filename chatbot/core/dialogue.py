@@ -501,7 +501,11 @@ class Bot:
                 return reply, after
 
         if self.talk.off_topic.search(folded):
-            return self._message("no_answer", self.talk.no_answer, 0.0, self.talk.suggestions), state
+            # nothing in the article, but small talk where the model is sure of it ("tell me a
+            # joke" is asked for in the small talk of many authors)
+            small = self._learned_smalltalk(folded, self._probabilities(text, counts))
+            return small or self._message("no_answer", self.talk.no_answer, 0.0,
+                                          self.talk.suggestions), state
 
         before = state
         query, state, cues = self._read(text, folded, state)
