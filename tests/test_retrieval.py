@@ -108,6 +108,11 @@ def test_a_medicine_name_typed_in_pieces_is_joined(bot, typed, name):
     ("is meth oh tricks ate safe with alcohol", "methotrexate"),
     ("side effects of mike oh fen oh late", "mycophenolate mofetil"),
     ("my doctor said prednisona for the flare", "prednisone"),
+    # a short brand heard as two or three short words, in an English message
+    ("tell me about ad bree", "tralokinumab"),
+    ("my doctor said sib in koh what kind of drug is that", "abrocitinib"),
+    # the glide a name said in pieces picks up ("kin you mab")
+    ("what is tra low kin you mab", "tralokinumab"),
 ])
 def test_a_medicine_name_spelt_by_its_sound_is_found(bot, typed, name):
     query = bot.parser.parse(typed)
@@ -120,6 +125,8 @@ def test_a_medicine_name_spelt_by_its_sound_is_found(bot, typed, name):
     # everyday words that sound a little like a name, or exactly like a short one
     "can you send me an email", "is aspirin ok with it", "my partner is worried",
     "to pass out and wake up", "text tonight", "the prisoner", "matter ill",
+    # a short name's sound: in one long word, in everyday English, in another language
+    "is my adderall ok", "add some brie to the salad", "me duro el brazo toda la noche",
 ])
 def test_ordinary_words_are_not_joined_into_a_medicine(bot, question):
     words = question.split()

@@ -27,6 +27,20 @@ MAX_PIECES = 5  # "tra low kin you mab"
 # same key: shorter keys are shared by everyday words ("send me an" sounds like Sandimmune,
 # "matter ill" like Medrol), and a key one sound off took "aspirin" for azathioprine.
 MIN_SOUND_KEY = 6
+# A short brand's key ("ad bree" and Adbry share ATBR, "sib in ko" and Cibinqo SBNK) is
+# matched only in a run of two or three short words, one of them no known or English word, in
+# a message mostly of English words: the same keys turn up in other languages ("me duro el")
+# and in everyday English ("my adderall" sounds like Medrol).
+MIN_SHORT_SOUND_KEY = 4
+MIN_SHORT_SOUND_NAME = 5
+SHORT_SOUND_PIECES = (2, 3)  # words in the run ...
+SHORT_SOUND_PIECE_LETTERS = 5  # ... each at most this long, as syllables heard apart are
+
+
+def _sound(text: str) -> str:
+    """Its Metaphone key without the glide Y, which a name said in pieces adds ("tra low kin
+    you mab" against tralokinumab)."""
+    return metaphone(text).replace("Y", "")
 
 
 def _max_distance(word: str) -> int:
@@ -59,10 +73,13 @@ class SpellingCorrector:
         for name in sorted(n for n in names if len(n) >= MIN_JOINED_NAME and n.isalpha()):
             self._names_by_start.setdefault(name[:2], []).append(name)
         self._names_by_sound: dict[str, str] = {}  # each name by its sound key
+        self._short_names_by_sound: dict[str, str] = {}  # ... a shorter one (MIN_SHORT_SOUND_KEY)
         for name in sorted(n for n in names if n.isalpha()):
-            key = metaphone(name)
+            key = _sound(name)
             if len(key) >= MIN_SOUND_KEY:
                 self._names_by_sound.setdefault(key, name)
+            elif len(key) >= MIN_SHORT_SOUND_KEY and len(name) >= MIN_SHORT_SOUND_NAME:
+                self._short_names_by_sound.setdefault(key, name)
         self._names = frozenset(names)
         self._index: dict[str, list[str]] | None = None  # built on the first unknown word
         # no target is longer than this, so no longer word is within reach of one: the bound
@@ -104,13 +121,15 @@ class SpellingCorrector:
         # both ways compare only runs that hold a word the article and lexicon do not know
         # (most messages have none): where none lies within reach, a position is passed over
         unknown = [i for i, w in enumerate(words) if w not in self.known]
+        letters = [w for w in words if w.isalpha()]
+        english = sum(w in self.known or self.is_word(w) for w in letters) * 2 >= len(letters)
         i = 0
         while i < len(words):
             name, pieces = None, 1
             if any(i <= u < i + MAX_PIECES for u in unknown):
                 name, pieces = self._name_in_pieces(words, i)
                 if not name:
-                    name, pieces = self._name_by_sound(words, i)
+                    name, pieces = self._name_by_sound(words, i, english)
             if name:
                 out.append(name)
                 joined[" ".join(words[i:i + pieces])] = name
@@ -143,11 +162,13 @@ class SpellingCorrector:
                     best, best_d, best_n = name, d, n
         return best, best_n
 
-    def _name_by_sound(self, words: list[str], start: int) -> tuple[str | None, int]:
+    def _name_by_sound(self, words: list[str], start: int, english: bool = False
+                       ) -> tuple[str | None, int]:
         """The medicine name that the words from `start` sound like, run together, and how
         many words it took (the fewest): a run of 1 to MAX_PIECES words of letters, none of
         them a name already, at least one that the article and lexicon do not know, and a
-        single word only if it is no English word ("prisoner" is not prednisone)."""
+        single word only if it is no English word ("prisoner" is not prednisone). A short
+        name's sound (MIN_SHORT_SOUND_KEY) only where the message is `english`."""
         for n in range(1, MAX_PIECES + 1):
             run = words[start:start + n]
             if len(run) < n or not run[-1].isalpha() or run[-1] in self._names:
@@ -155,7 +176,12 @@ class SpellingCorrector:
             if n == 1 and (run[0] in self.known or self.is_word(run[0])) \
                     or all(w in self.known for w in run):
                 continue
-            name = self._names_by_sound.get(metaphone("".join(run)))
+            key = _sound("".join(run))
+            name = self._names_by_sound.get(key)
+            if not name and english and n in SHORT_SOUND_PIECES \
+                    and all(len(w) <= SHORT_SOUND_PIECE_LETTERS for w in run) \
+                    and any(w not in self.known and not self.is_word(w) for w in run):
+                name = self._short_names_by_sound.get(key)
             if name:
                 return name, n
         return None, 1
