@@ -194,6 +194,18 @@ def test_everyday_sentences_with_crisis_words_are_not_routed_to_crisis(bot, text
     assert reply["kind"] not in {"crisis", "emergency"}
 
 
+@pytest.mark.parametrize("text, level", [
+    ("my boss is gonna kill me if im late again for a derm appointment", None),
+    ("my sister said shed kill me if i used her good towel on my eczema", None),
+    ("how many of my pills would kill me", "crisis"),
+    ("i just want someone to kill me", "crisis"),
+])
+def test_kill_me_said_of_another_person_is_an_idiom_to_the_rules(bot, text, level):
+    """"X will kill me" with a person or pet as X is an idiom; the rule reads only the rest
+    (the risk model still reads every message)."""
+    assert bot.safety.check(fold(text)) == level
+
+
 @pytest.mark.parametrize("text, phrase", ASKING)
 def test_question_about_warning_signs_is_answered(bot, text, phrase):
     reply, _ = bot.reply(text, {})
