@@ -15,9 +15,9 @@ ANSWERS = [
     ("cellcept diarrhea", "colitis"),
     ("imuran side effects", "Stevens-Johnson"),
     ("adbry eosinophils", "eosinophils"),
-    pytest.param("labs on methotrexate", "blood tests", marks=pytest.mark.xfail(
-        strict=True, reason="the ranker all but rules out retrieval's section (VETO_BELOW) and "
-                            "is not sure of its own: not covered")),
+    # not covered (the ranker all but ruled out retrieval's section) until sets GG-GI were
+    # trained on
+    ("labs on methotrexate", "blood tests"),
     ("steroid pills long term", "cannot be used long-term"),
     ("can i breastfeed on methotrexate", "pregnant or nursing"),
     ("do jak inhibitors raise blood pressure", "high blood pressure"),
