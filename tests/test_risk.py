@@ -185,3 +185,13 @@ def test_a_risky_conversation_teaches_its_last_turn_unless_it_is_ordinary_elsewh
     (folder / "x_questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     got = sorted((e.text, e.kind) for e in load_examples(tmp_path))
     assert got == [("gn", "none"), ("ive saved up my pills for friday", "crisis"), ("thanks", "none")]
+
+
+def test_a_vocabulary_given_out_of_order_is_sorted_with_its_weights():
+    """A saved model's vocabulary is sorted already and loads without a copy; one given out of
+    order is sorted, each weight moving with its feature."""
+    vocab, idf = np.array([9, 1, 5]), np.array([3.0, 1.0, 2.0])
+    coef = np.array([[0.3, 0.1, 0.2], [0.0, 0.0, 0.0], [-0.3, -0.1, -0.2]])
+    model = RiskModel(vocab, idf, coef, np.zeros(3))
+    assert model.vocab.tolist() == [1, 5, 9] and model.idf.tolist() == [1.0, 2.0, 3.0]
+    assert model.coef[0].tolist() == [0.1, 0.2, 0.3] and model.coef[2].tolist() == [-0.1, -0.2, -0.3]

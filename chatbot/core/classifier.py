@@ -165,10 +165,12 @@ class TextClassifier:
 
     def __init__(self, vocab: np.ndarray, idf: np.ndarray, coef: np.ndarray,
                  intercept: np.ndarray, key: str = "", classes: tuple[str, ...] = ()):
-        order = np.argsort(vocab)
-        self.vocab = np.ascontiguousarray(vocab[order], dtype=np.int64)  # sorted bucket ids
-        self.idf = np.ascontiguousarray(idf[order], dtype=np.float64)
-        self.coef = np.ascontiguousarray(coef[:, order], dtype=np.float64)
+        if not np.all(vocab[1:] > vocab[:-1]):  # saved models are sorted already: no copy
+            order = np.argsort(vocab)
+            vocab, idf, coef = vocab[order], idf[order], coef[:, order]
+        self.vocab = np.ascontiguousarray(vocab, dtype=np.int64)  # sorted bucket ids
+        self.idf = np.ascontiguousarray(idf, dtype=np.float64)
+        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.key = key
         self.classes = tuple(classes) or self.classes
