@@ -32,7 +32,7 @@ MIN_SOUND_KEY = 6
 # a message mostly of English words: the same keys turn up in other languages ("me duro el")
 # and in everyday English ("my adderall" sounds like Medrol).
 MIN_SHORT_SOUND_KEY = 4
-MIN_SHORT_SOUND_NAME = 5
+MIN_SHORT_SOUND_NAME = 5  # a brand, not an abbreviation ("aza", "mtx")
 SHORT_SOUND_PIECES = (2, 3)  # words in the run ...
 SHORT_SOUND_PIECE_LETTERS = 5  # ... each at most this long, as syllables heard apart are
 
@@ -121,7 +121,9 @@ class SpellingCorrector:
         # both ways compare only runs that hold a word the article and lexicon do not know
         # (most messages have none): where none lies within reach, a position is passed over
         unknown = [i for i, w in enumerate(words) if w not in self.known]
-        letters = [w for w in words if w.isalpha()]
+        # mostly English words (short names are matched by sound only then): asked only
+        # where a word is unknown, as the runs below are
+        letters = [w for w in words if w.isalpha()] if unknown else []
         english = sum(w in self.known or self.is_word(w) for w in letters) * 2 >= len(letters)
         i = 0
         while i < len(words):
