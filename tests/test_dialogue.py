@@ -631,3 +631,34 @@ def test_a_question_wrapped_in_greetings_and_thanks_is_answered(bot):
     reply, _ = bot.reply("Good morning, I hope you are keeping well and enjoying the sunshine. "
                          "Thank you so much for this lovely page, Joan")
     assert reply["kind"] == "smalltalk"
+
+
+def test_a_follow_up_pointing_back_by_place_asks_about_the_medicine_there(bot):
+    """"The first one", "the second one", "the other one" ([places] in conversation.toml)
+    point into the medicines the patient named, in order; "the first one you named" into
+    the ones the last answer named. A message that names a medicine is read as it is."""
+    state = None
+    for turn in ["my derm mentioned methotrexate or rinvoq", "is the first one ok in pregnancy"]:
+        reply, state = bot.reply(turn, state)
+    assert state.entity == "methotrexate" and state.named == ("methotrexate", "upadacitinib")
+    assert reply["source"]["section"] == "Who should not take systemic immunomodulators?"
+    assert bot.reply("and the second one?", state)[1].entity == "upadacitinib"
+    assert bot.reply("what about the other one", state)[1].entity == "upadacitinib"
+    assert bot.reply("the first one, or rather dupixent", state)[1].entity == "dupilumab"
+    # the last answer named the JAK inhibitors in the article's order
+    _, state = bot.reply("jak inhibitors, what are those", None)
+    assert bot.reply("the first one you named, is that a pill?", state)[1].entity == "abrocitinib"
+    # one medicine named, and an answer that names none: nothing to point into
+    _, state = bot.reply("does methotrexate cause hair loss", None)
+    _, after = bot.reply("how long can i stay on it", state)
+    assert bot.reply("and the second one?", after)[1].entity == "methotrexate"
+
+
+def test_the_medicines_named_are_kept_by_name_and_only_known_ones_from_a_client(bot):
+    state = None
+    for turn in ["side effects of dupixent", "and adbry", "and rinvoq", "dupixent again"]:
+        _, state = bot.reply(turn, state)
+    assert state.named == ("dupilumab", "tralokinumab", "upadacitinib")
+    assert bot.state(json.loads(json.dumps(state.context()))) == state
+    assert bot.state({"named": "methotrexate, not-a-drug"}).named == ()
+    assert bot.state({"named": ["methotrexate"]}).named == ()

@@ -26,13 +26,14 @@ from chatbot.core.corpus import (CorpusError, Document, Passage, lead_ins, load_
 from chatbot.core.english import is_english
 from chatbot.core.highlight import Highlighter
 from chatbot.core.lexicon import Lexicon
+from chatbot.core.places import Places, replaced
 from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index, Ranking
 from chatbot.core.risk import model_for
 from chatbot.core.safety import (AnyOf, Assessment, Safety, compile_any, compile_patterns,
                                  load_toml)
 from chatbot.core.spelling import SpellingCorrector
-from chatbot.core.state import MAX_TOPIC_CHARS, START, State
+from chatbot.core.state import MAX_NAMED, MAX_TOPIC_CHARS, START, State
 from chatbot.core.text import Analyzer, StemCache, load_word_list, words
 
 MAX_SUGGESTIONS = 3
@@ -202,6 +203,8 @@ NOT_COVERED_COVERAGE = 0.95
 # three 17.1, five 49.9 / 16.9. Where every section has examples it changes nothing.
 UNKNOWN_WITHIN = 5
 
+SENTENCE = re.compile(r"(?<=[.!?])\s+")  # where the article's sentences end
+
 
 class Reading(NamedTuple):
     """The text the answer model reads for a message (the message, or a follow-up's
@@ -248,6 +251,7 @@ class Conversation:
     refers_back: re.Pattern
     refers_to_person: re.Pattern
     people: frozenset[str]
+    places: Places
     definition: re.Pattern
     not_covered: list[tuple[str, re.Pattern]]
     not_covered_except: dict[str, list[str]]
@@ -274,7 +278,7 @@ class Conversation:
                 needs_medicine=compile_any(path, "needs_medicine", d["needs_medicine"]),
                 refers_back=compile_patterns(path, "refers_back", [d["refers_back"]])[0],
                 refers_to_person=compile_patterns(path, "refers_to_person", [d["refers_to_person"]])[0],
-                people=frozenset(d["people"]),
+                people=frozenset(d["people"]), places=Places.load(path, d["places"]),
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
@@ -339,6 +343,7 @@ class Bot:
                               "lexicon entry")
         self.highlighter = Highlighter(self.analyzer.stem)
         self._about: dict[tuple[str, ...], tuple[str, ...]] = {}  # by medicine: _sections_about
+        self._named_in: dict[str, tuple[str, ...]] = {}  # by section id: _section_medicines
         self.parser = QueryParser(self.analyzer, self.lexicon, speller, self.talk.people)
         # the words of this corpus and lexicon only (no question has been asked yet): another
         # corpus loaded earlier leaves nothing behind to slow every later start
@@ -421,12 +426,16 @@ class Bot:
         entity, topic, section = context.get("entity"), context.get("topic"), context.get("section")
         person, concern = context.get("person"), context.get("concern")
         people = person.split(", ") if isinstance(person, str) else []
+        named = context.get("named")
+        named = tuple(named.split(", ")) if isinstance(named, str) else ()
         return State(entity if isinstance(entity, str) and self.lexicon.entity(entity) else None,
                      topic[:MAX_TOPIC_CHARS] if isinstance(topic, str) and topic.strip() else None,
                      section if isinstance(section, str) and section in self.section_by_id else None,
                      person if people and set(people) <= self.talk.people else None,
                      concern if concern in ("crisis", "emergency") else None,
-                     concern in ("crisis", "emergency") and context.get("concern_sure") is True)
+                     concern in ("crisis", "emergency") and context.get("concern_sure") is True,
+                     named if 0 < len(named) <= MAX_NAMED and all(
+                         self.lexicon.entity(m) for m in named) else ())
 
     def safety_reply(self, text: str) -> dict | None:
         """The crisis or emergency reply for a message the server will not answer otherwise
@@ -507,6 +516,10 @@ class Bot:
             return small or self._message("no_answer", self.talk.no_answer, 0.0,
                                           self.talk.suggestions), state
 
+        if not opening:  # "is the first one ok for the baby?": the medicine it points at
+            pointed = self._pointed(text, folded, state)
+            if pointed != text:
+                text, folded, counts = pointed, fold(pointed), None
         before = state
         query, state, cues = self._read(text, folded, state)
         alone = None  # the answer model's reading of the message alone, once a step needs it
@@ -600,12 +613,43 @@ class Bot:
         if query.entities:
             # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
             drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
-            state = replace(state, entity=(drugs or query.entities)[-1])
+            state = replace(state, entity=(drugs or query.entities)[-1],
+                            named=tuple(dict.fromkeys(state.named + tuple(drugs)))[-MAX_NAMED:])
         if query.topic:
             state = replace(state, topic=" ".join(c.word for c in query.topic)[:MAX_TOPIC_CHARS])
         if query.person:
             state = replace(state, person=", ".join(query.person))
         return query, state, cues
+
+    def _pointed(self, text: str, folded: str, state: State) -> str:
+        """A follow-up naming no medicine that points at one by place ("the first one", "the
+        other one you said": conversation.toml's [places]) with the medicine's name in place
+        of the pointer, so every later step reads it as if the patient had named it; else the
+        message as it is. The list pointed into: the medicines the patient named (State.named),
+        or the ones in the section answered last where the pointer says the bot named them
+        or the patient named fewer than two."""
+        places = self.talk.places
+        found = places.find(folded)
+        if found is None or self.parser.parse(text).entities:
+            return text
+        match, position = found
+        listed = state.named
+        if (len(listed) < 2 or places.by_bot.search(folded)) and state.section:
+            listed = self._section_medicines(state.section) or listed
+        name = places.choose(position, listed, state.entity)
+        return replaced(text, match.group(0), name) if name else text
+
+    def _section_medicines(self, section: str) -> tuple[str, ...]:
+        """The medicines a section names, in the article's order (what "the second one you
+        said" after its answer points into)."""
+        named = self._named_in.get(section)
+        if named is None:
+            title = self.section_by_id[section]  # read a sentence at a time, as questions are
+            said = [s for p in self.passages if p.section == title for s in SENTENCE.split(p.text)]
+            named = tuple(dict.fromkeys(c.entity for s in said
+                                        for c in self.parser.parse(s).concepts if c.drug))
+            self._named_in[section] = named
+        return named
 
     def _section_answer(self, section: str, text: str) -> dict:
         """The section's best passage for its own question (its first when none ranks)."""
@@ -670,6 +714,9 @@ class Bot:
             finally:
                 self._answers = model
         folded = fold(text)
+        if not state.empty:
+            text = self._pointed(text, folded, state)
+            folded = fold(text)
         query, state_now, cues = self._read(text, folded, state)
         ranking, query = self._search(query, folded, state_now)
         view = QuestionView(self._found(ranking, query), self._bar(text), len(words(text)))

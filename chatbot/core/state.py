@@ -11,19 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_TOPIC_CHARS = 200  # a topic is a few words ("side effects"); nothing longer is kept
+MAX_NAMED = 6  # the medicines a conversation remembers by place ("the first one"): the latest
 
 
 @dataclass(frozen=True)
 class State:
     """The medicine being discussed, the person it is for, what was last asked about it,
-    which section of the article answered last, if anything, and whether crisis or emergency
-    help was shown earlier in the conversation (a level, never the words that raised it)."""
+    which section of the article answered last, if anything, the medicines the patient has
+    named in order (for "the first one"), and whether crisis or emergency help was shown
+    earlier in the conversation (a level, never the words that raised it)."""
     entity: str | None = None  # a medicine the lexicon knows: "methotrexate"
     topic: str | None = None  # "side effects", for "and for dupixent?"
     section: str | None = None  # the id of the section last answered from (its meaning)
     person: str | None = None  # who it is for, as the lexicon names them: "children", "pregnancy, liver"
     concern: str | None = None  # "crisis" or "emergency": help shown earlier (safety.CARRIED_NOTICE_AT)
     concern_sure: bool = False  # ... as the crisis or emergency reply itself: its notice stays
+    named: tuple[str, ...] = ()  # medicines the patient named, first named first (MAX_NAMED)
 
     def context(self) -> dict[str, str | bool]:
         """The wire form: a JSON object with the fields that are set."""
@@ -32,6 +35,8 @@ class State:
             ("person", self.person), ("concern", self.concern)) if v}
         if self.concern_sure:
             out["concern_sure"] = True
+        if self.named:
+            out["named"] = ", ".join(self.named)
         return out
 
     @property
