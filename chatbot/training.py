@@ -147,13 +147,12 @@ def batch_probabilities(model, rows: list[dict[int, int]]) -> np.ndarray:
 
 def fit_pipeline(rows: list[dict[int, int]] | Flat, labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
-                 tol: float = 1e-4, start=None, dtype=np.float64):
+                 tol: float = 1e-4, dtype=np.float64):
     """The vocabulary and the fitted scikit-learn steps (TF-IDF, logistic regression) for
-    examples given as their hashed feature counts (`classifier.buckets`). `start`: a model
-    (TextClassifier) of the same classes whose weights the fit starts from (warm_start);
-    `dtype`: the precision of the matrix the fit reads."""
+    examples given as their hashed feature counts (`classifier.buckets`); `dtype`: the
+    precision of the matrix the fit reads."""
     vocab, tfidf, x = tfidf_features(rows, dtype)
-    return vocab, tfidf, fit_logistic(x, vocab, labels, c, class_weight, solver, tol, start)
+    return vocab, tfidf, fit_logistic(x, vocab, labels, c, class_weight, solver, tol)
 
 
 def tfidf_features(rows: list[dict[int, int]] | Flat, dtype=np.float64):
@@ -170,29 +169,17 @@ def tfidf_features(rows: list[dict[int, int]] | Flat, dtype=np.float64):
 
 def fit_logistic(x, vocab: np.ndarray, labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
-                 tol: float = 1e-4, start=None):
-    """The logistic regression of fit_pipeline over features `x` (columns: `vocab`)."""
+                 tol: float = 1e-4):
+    """The logistic regression of fit_pipeline over features `x` (columns: `vocab`). Always
+    from zero: a fit started from the model saved before stopped at this tolerance before it
+    had learned the examples that model missed, which are the ones a clinic adds (bench/NOTES.md,
+    eighteenth session): the gradient it stops on is a mean over every example."""
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=c, solver=solver, tol=tol, max_iter=MAX_ITER,
-                             class_weight=class_weight, random_state=0,
-                             warm_start=start is not None)
-    classes = sorted(set(labels))
-    if start is not None and set(start.classes) == set(classes):
-        clf.coef_, clf.intercept_ = _weights_over(start, vocab, classes)
+                             class_weight=class_weight, random_state=0)
     clf.fit(x, np.array(labels))
     return clf
-
-
-def _weights_over(model, vocab: np.ndarray, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """A model's coefficients over another vocabulary (0 for a feature it lacks) and its
-    intercepts, rows in `classes` order (scikit-learn's, sorted): where a fit can start."""
-    at = np.minimum(np.searchsorted(model.vocab, vocab), len(model.vocab) - 1)
-    known = model.vocab[at] == vocab
-    rows = [list(model.classes).index(c) for c in classes]
-    coef = np.zeros((len(classes), len(vocab)))
-    coef[:, known] = model.coef[rows][:, at[known]]
-    return coef, np.array(model.intercept[rows], dtype=np.float64)
 
 
 def to_model(vocab: np.ndarray, tfidf, clf, key: str = "", model=RiskModel,
@@ -213,12 +200,9 @@ def with_sentences(examples: list[Example]) -> list[Example]:
     return examples + extra
 
 
-def train(examples: list[Example], key: str = "", start: RiskModel | None = None,
+def train(examples: list[Example], key: str = "",
           features: KeptFeatures | None = None) -> RiskModel:
     """A risk model fitted on `examples` (and their ordinary sentences, with_sentences).
-    `start`: the model saved before, which the fit starts from: a clinic that added a few
-    examples waits for a few Newton steps instead of seven, and the fit ends nearer the
-    optimum than one from zero does at the same tolerance (tests/test_risk.py).
     `features`: the examples' features kept from the last training (KeptFeatures), so only
     new examples are hashed."""
     kinds = {e.kind for e in examples}
@@ -226,16 +210,7 @@ def train(examples: list[Example], key: str = "", start: RiskModel | None = None
         raise CorpusError(Path(EXAMPLES_DIR), 0, f"no examples of {sorted(set(CLASSES) - kinds)}")
     examples = with_sentences(examples)
     rows = (features or KeptFeatures(None)).flat([e.text for e in examples])
-    return to_model(*fit_pipeline(rows, [e.kind for e in examples], C, CLASS_WEIGHT,
-                                  start=start), key)
-
-
-def saved_risk_model(path: Path) -> RiskModel | None:
-    """The risk model saved at `path`, to start a fit from; None if there is none to read."""
-    try:
-        return RiskModel.load(path)
-    except CorpusError:
-        return None
+    return to_model(*fit_pipeline(rows, [e.kind for e in examples], C, CLASS_WEIGHT), key)
 
 
 def train_answers(examples: list[Example], key: str = "", view=None, jobs: int = 2) -> AnswerModel:
@@ -413,8 +388,7 @@ def train_corpus(corpus_dir: Path, out: Path | None = None,
     started = time.perf_counter()
     examples = load_examples(corpus_dir) if examples is None else examples
     features = KeptFeatures(cache_dir)
-    model = train(examples, data_key(example_files(corpus_dir)),
-                  saved_risk_model(corpus_dir / MODEL_FILE), features)
+    model = train(examples, data_key(example_files(corpus_dir)), features)
     model.save(out or corpus_dir / MODEL_FILE)
     features.save()
     return model, time.perf_counter() - started

@@ -133,26 +133,24 @@ def test_the_risk_model_also_learns_the_sentences_of_ordinary_messages():
         ("My son takes it.", "none")]
 
 
-def test_a_fit_started_from_the_saved_model_reaches_the_same_model_sooner(examples):
-    """A clinic adds a few examples: training starts from the model saved before."""
+def test_examples_a_clinic_adds_are_learned_as_the_optimum_learns_them(examples):
+    """A clinic adds the messages its model got wrong. The fit after that reaches the
+    optimum on them too: a fit started from the saved model stopped while it still judged
+    them as before (its stopping rule reads a mean over every example), which is why fits
+    start from zero."""
     base = examples[::7]
-    rows = [buckets(e.text) for e in base]
-    before = to_model(*fit_pipeline(rows, [e.kind for e in base], C, CLASS_WEIGHT))
-    more = base + examples[3::97]
-    rows += [buckets(e.text) for e in examples[3::97]]
-    labels = [e.kind for e in more]
-    _, tfidf, cold = fit_pipeline(rows, labels, C, CLASS_WEIGHT)
-    vocab, _, warm = fit_pipeline(rows, labels, C, CLASS_WEIGHT, start=before)
+    before = to_model(*fit_pipeline([buckets(e.text) for e in base], [e.kind for e in base],
+                                    C, CLASS_WEIGHT))
+    missed = [e for e in examples[3::11] if getattr(before.assess(e.text), e.kind, 1.0) < 0.5
+              and e.kind != "none"][:8]  # crises and emergencies it gave less than even odds
+    assert missed, "the earlier model missed nothing: the test would prove nothing"
+    more = base + missed
+    rows, labels = [buckets(e.text) for e in more], [e.kind for e in more]
+    vocab, tfidf, fit = fit_pipeline(rows, labels, C, CLASS_WEIGHT)
     _, _, exact = fit_pipeline(rows, labels, C, CLASS_WEIGHT, tol=1e-8)  # the optimum itself
-    assert warm.n_iter_[0] < cold.n_iter_[0]
-    x = tfidf.transform(_matrix(rows[::13], vocab))
-    off = {name: np.abs(fit.predict_proba(x) - exact.predict_proba(x)).max()
-           for name, fit in (("warm", warm), ("cold", cold))}
-    # both stop at the same tolerance, near the optimum: which of the two is nearer depends
-    # on the examples (warm 0.008 against cold 0.038 on the data of 2026-12-01, 0.022 against
-    # 0.023 with the sets of 12-02, 0.039 against 0.021 once set DT joined them, 0.057 against
-    # 0.042 once EL did); a fit that stopped far from it would be off by tenths
-    assert off["warm"] < 0.1 and off["cold"] < 0.1, off
+    x = tfidf.transform(_matrix([buckets(e.text) for e in missed], vocab))
+    # from zero 0.003 off on the data of 2026-12-03; started from `before`, 0.115
+    assert np.abs(fit.predict_proba(x) - exact.predict_proba(x)).max() < 0.05
 
 
 def test_a_model_from_kept_features_is_the_model_from_fresh_ones(examples, tmp_path):

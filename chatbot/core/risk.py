@@ -64,9 +64,9 @@ def model_for(corpus_dir: Path, cache_dir: Path | None) -> RiskModel | None:
         return None
 
     def train(key: str) -> RiskModel:
-        # scikit-learn: only when the examples changed; the fit starts from the saved model
-        from chatbot.training import saved_risk_model, train
+        # scikit-learn: only when the examples changed
+        from chatbot.training import train
         from chatbot.core.examples import load_examples
-        return train(load_examples(corpus_dir), key, saved_risk_model(corpus_dir / MODEL_FILE))
+        return train(load_examples(corpus_dir), key)
 
     return saved_or_trained(RiskModel, corpus_dir / MODEL_FILE, files, cache_dir, "risk", train)
