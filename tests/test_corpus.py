@@ -76,7 +76,9 @@ def test_a_sections_short_opening_is_answered_with_what_follows(bot):
     reply, _ = bot.reply("methotrexate didnt do anything for me", {})
     assert reply["text"].startswith("If a systemic immunomodulatory treatment is not effective")
     assert "respond beautifully to another type" in reply["text"]
-    assert reply["source"]["passage_id"].endswith("what-if-a-systemic-treatment-does-not-work/1")
+    # the opening and the passage it leads in to: either may be the one the reply names
+    assert reply["source"]["passage_id"].rsplit("/", 1)[0].endswith(
+        "what-if-a-systemic-treatment-does-not-work")
 
 
 def test_only_a_short_section_opening_is_a_lead_in(doc):

@@ -228,12 +228,14 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("whats the difference between a systemic drug and a topical one", "Unlike topical"),
     ("my derm switched my meds 3 times, why is it so hard to find the right one", "trial and error"),
     # worries said as statements
-    ("worried the prednisone is making me gain weight", "weight gain"),
+    pytest.param("worried the prednisone is making me gain weight", "weight gain",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets GW-GZ and HA-HD were trained on, the ranker is unsure of the "
+                     "older drugs' side effects (0.31) and refuses"))),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
-    pytest.param("tried light therapy and creams, nothing worked. now what",
-                 "not seen improvement", marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets FW-FZ were trained on, the neighbouring section on a systemic "
-                     "treatment that does not work wins (0.65 against 0.35)"))),
+    # the neighbouring section on a systemic treatment that does not work won from sets
+    # FW-FZ to GG-GV; answered again since GW-GZ were trained on
+    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
@@ -242,11 +244,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # not covered with sets FO-FT trained on, answered again since FW-FZ were
     ("is eczema something I'll have for life", "chronic"),
     ("does prednisone actually work for eczema", "very effective medication"),
-    # refused from sets AX-AZ to ET-EV, with FO-FQ, and again since GG-GV were trained on
-    # (the model reads it as not covered, 0.62)
-    pytest.param("will my eczema ever go away for good", "chronic", marks=pytest.mark.xfail(
-        strict=True, reason="since sets GG-GV were trained on, the answer model reads it as "
-                            "not covered (0.62)")),
+    # refused from sets AX-AZ to ET-EV, with FO-FQ, and with GG-GV; answered since GW-GZ
+    ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
