@@ -49,11 +49,15 @@ def test_a_prepared_bot_keeps_article_text_only_and_no_more_of_it_as_patients_as
 
     bot = Bot(settings).prepare()
     kept_parts, kept_about = dict(bot.highlighter._parts), dict(bot._about)
+    kept_named = dict(bot._named_in)
     assert len(kept_parts) == len(bot.passages) and kept_about
+    assert set(kept_named) == set(bot.section_by_id)
     article = {reply_text(p, bot.lead_ins) for p in bot.passages}
     for question in ["does rinvoq cause acne", "how much does dupixent cost",
                      "rinvoq or dupixent which is cheaper", "my secret question about zzxq"]:
         bot.reply(question, {})
+    state = bot.reply("what are jak inhibitors", {})[1]
+    bot.reply("the second one you named, is it a pill", state)
     # what was asked left nothing behind (and so cannot be told from how fast a reply is)
     assert bot.highlighter._parts == kept_parts and set(kept_parts) == article
-    assert bot._about == kept_about
+    assert bot._about == kept_about and bot._named_in == kept_named

@@ -374,6 +374,8 @@ class Bot:
         for entry in self.lexicon.entries:
             if entry.is_entity:
                 self._sections_about((entry.name,))
+        for section in self.section_by_id:  # what "the first one you named" points into
+            self._section_medicines(section)
         return self
 
     def public_questions(self) -> list[str]:
