@@ -152,7 +152,7 @@ def fit_pipeline(rows: list[dict[int, int]] | Flat, labels: list[str], c: float 
     examples given as their hashed feature counts (`classifier.buckets`); `dtype`: the
     precision of the matrix the fit reads."""
     vocab, tfidf, x = tfidf_features(rows, dtype)
-    return vocab, tfidf, fit_logistic(x, vocab, labels, c, class_weight, solver, tol)
+    return vocab, tfidf, fit_logistic(x, labels, c, class_weight, solver, tol)
 
 
 def tfidf_features(rows: list[dict[int, int]] | Flat, dtype=np.float64):
@@ -167,10 +167,10 @@ def tfidf_features(rows: list[dict[int, int]] | Flat, dtype=np.float64):
     return vocab, tfidf, tfidf.fit_transform(_matrix(None, vocab, flat)).astype(dtype, copy=False)
 
 
-def fit_logistic(x, vocab: np.ndarray, labels: list[str], c: float = C,
+def fit_logistic(x, labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
                  tol: float = 1e-4):
-    """The logistic regression of fit_pipeline over features `x` (columns: `vocab`). Always
+    """The logistic regression of fit_pipeline over features `x`. Always
     from zero: a fit started from the model saved before stopped at this tolerance before it
     had learned the examples that model missed, which are the ones a clinic adds (bench/NOTES.md,
     eighteenth session): the gradient it stops on is a mean over every example."""
@@ -249,7 +249,7 @@ def train_answers(examples: list[Example], key: str = "", view=None, jobs: int =
         flat = _flat(taught_rows)  # flattened once: each fold's is a part of it
         vocab, tfidf, x = tfidf_features(flat, ANSWER_DTYPE)
         labels = [e.kind for e in taught]
-        full = pool.submit(fit_logistic, x, vocab, labels, ANSWER_C, None, ANSWER_SOLVER,
+        full = pool.submit(fit_logistic, x, labels, ANSWER_C, None, ANSWER_SOLVER,
                            ANSWER_TOL)
         passages = pool.submit(passage_classifier, x, taught)
         fits = []
