@@ -170,10 +170,10 @@ def tfidf_features(rows: list[dict[int, int]] | Flat, dtype=np.float64):
 def fit_logistic(x, labels: list[str], c: float = C,
                  class_weight: dict[str, float] | None = None, solver: str = SOLVER,
                  tol: float = 1e-4):
-    """The logistic regression of fit_pipeline over features `x`. Always
-    from zero: a fit started from the model saved before stopped at this tolerance before it
-    had learned the examples that model missed, which are the ones a clinic adds (bench/NOTES.md,
-    eighteenth session): the gradient it stops on is a mean over every example."""
+    """The logistic regression of fit_pipeline over features `x`, always fitted from zero:
+    a fit started from the model saved before stopped at this tolerance before it had
+    learned the examples that model missed, which are the ones a clinic adds (the gradient
+    it stops on is a mean over every example; bench/NOTES.md, eighteenth session)."""
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=c, solver=solver, tol=tol, max_iter=MAX_ITER,
