@@ -337,3 +337,21 @@ def test_within_a_section_only_a_list_item_left_out_rules_a_passage_out(bot):
     fact = bot.parser.parse("can cyclosporine cause diarrhea")
     assert index.contradicts(fact, cyclosporine, within_section=True, listed=True)
     assert {"diarrhea", "headach"} <= index.listed and "risk" not in index.listed
+
+
+def test_a_column_built_at_start_gives_the_rows_one_built_on_demand_gives(bot, monkeypatch):
+    """An article's columns build every key's passage mask once (retrieval.MASK_BYTES); a
+    corpus too large for that builds them per question. Both give the same rows, and a
+    shared mask cannot be changed by the scoring that reads it."""
+    from chatbot.core import retrieval
+
+    built = bot.index.pairs_col
+    assert built.masks is not None
+    sets = [frozenset(k for k, ids in built.postings.items() if i in ids) for i in range(built.size)]
+    monkeypatch.setattr(retrieval, "MASK_BYTES", 0)
+    on_demand = retrieval.Column(sets)
+    assert on_demand.masks is None
+    for key in list(built.postings)[:300] + [("no", "such")]:
+        assert (built.row(key) == on_demand.row(key)).all()
+    with pytest.raises(ValueError):
+        built.row(next(iter(built.postings)))[0] = True

@@ -47,6 +47,7 @@ UNKNOWN_WEIGHT = 1.0  # a word the article never uses weighs as much as its rare
 # 81.6 / 5.6 / 12.8, not covered refused 93.6% -> 93.5%; at 1: 82.1 / 6.0 / 12.0 and 92.8%;
 # at 3: 80.7 / 5.4 / 13.9 and 93.5%.
 SPECIFIC_SECTIONS = 2
+MASK_BYTES = 1 << 20  # a Column's masks are all built at start up to this size (Column)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -128,27 +129,37 @@ class Column:
     """One feature of every passage, as postings: which passages hold each key.
 
     A question is scored with a few vector operations per concept rather than a
-    loop over passages; masks are built only for the keys a question uses, so
-    memory grows with the text indexed, not with keys times passages.
+    loop over passages. Each key's mask is built once, at start, where all of them fit in
+    MASK_BYTES (an article's few thousand keys over its passages: a reply a tenth faster);
+    over a corpus too large for that, only for the keys a question uses, so memory grows
+    with the text indexed, not with keys times passages.
     """
 
     def __init__(self, sets: list[frozenset]):
         self.size = len(sets)
         self.none = np.zeros(self.size, dtype=bool)
+        self.none.flags.writeable = False
         postings: dict = {}
         for i, keys in enumerate(sets):
             for key in keys:
                 postings.setdefault(key, []).append(i)
         self.postings = {key: np.array(ids, dtype=np.int32) for key, ids in postings.items()}
+        self.masks = {key: self._mask(ids) for key, ids in self.postings.items()} \
+            if len(self.postings) * self.size <= MASK_BYTES else None
 
-    def row(self, key) -> np.ndarray:
-        """Passages holding `key`, as a boolean mask."""
-        ids = self.postings.get(key)
-        if ids is None:
-            return self.none
+    def _mask(self, ids: np.ndarray) -> np.ndarray:
+        """A read-only boolean mask of the passages `ids` (shared: nobody may change it)."""
         mask = np.zeros(self.size, dtype=bool)
         mask[ids] = True
+        mask.flags.writeable = False
         return mask
+
+    def row(self, key) -> np.ndarray:
+        """Passages holding `key`, as a read-only boolean mask."""
+        if self.masks is not None:
+            return self.masks.get(key, self.none)
+        ids = self.postings.get(key)
+        return self.none if ids is None else self._mask(ids)
 
     def having(self, keys: frozenset) -> np.ndarray:
         """Passages holding every key."""
