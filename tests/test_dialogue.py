@@ -624,8 +624,9 @@ def test_a_question_wrapped_in_greetings_and_thanks_is_answered(bot):
                          "offered azathioprine and we would like to know what side effects it "
                          "can have. Thank you so much for your help, Joan")
     assert reply["kind"] == "answer"
-    # azathioprine's own list is shown (since sets HW, HX and HZ were trained on, first of two
-    # passages of its section: the older drugs' shared risk is the one the reply cites)
+    # azathioprine's own list is shown, the first of two passages of its section in the reply
+    # (since sets HW, HX and HZ were trained on, the one cited is the other: the older drugs'
+    # shared risk of infections and cancer)
     listed = next(p for p in bot.passages if p.text.startswith("Azathioprine can cause"))
     assert listed.text in reply["text"] and reply["source"]["passage_id"].startswith(
         listed.id.rsplit("/", 1)[0] + "/")
