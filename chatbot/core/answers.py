@@ -22,7 +22,7 @@ the liver" gets azathioprine's list rather than the section's first passage.
 from __future__ import annotations
 
 import re
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +86,8 @@ def answer_files(corpus_dir: Path) -> list[Path]:
         + sorted(corpus_dir.glob("*.md"))
 
 
-@lru_cache(maxsize=4096)
 def section_id(section: str) -> str:
-    """A section's stable id: its question, slugified (the article page's anchor too);
-    remembered, as a reply asks for a few dozen of them (headings only: no patient's text)."""
+    """A section's stable id: its question, slugified (the article page's anchor too)."""
     return slugify(section)
 
 

@@ -473,7 +473,7 @@ class Bot:
         if folded:
             reply, state = self._respond(text, folded, state, counts)
             if reply["source"]:  # what was answered, for the next message to follow up on
-                state = replace(state, section=section_id(reply["source"]["section"]))
+                state = replace(state, section=self.id_of_section[reply["source"]["section"]])
         else:  # no word of Latin letters: another script, or emoji alone ("👍" after an
             # answer), which is small talk where the model is sure of it and no risk was found;
             # punctuation or digits alone ("#$%@", "...") are not
@@ -754,7 +754,7 @@ class Bot:
         if not weights:
             return None
         hits = ranking.hits
-        top = section_id(hits[0].passage.section) if hits else None
+        top = self.id_of_section[hits[0].passage.section] if hits else None
         if self._unknown_found(ranking, model.classes):
             return None
         bar = self._bar(text)
@@ -809,7 +809,7 @@ class Bot:
     def _found(self, ranking: Ranking, query: Query) -> dict[str, Found]:
         """The sections retrieval found (ranker.found_sections), each with whether its best
         passage leaves out no word of the question that its section uses (Index.contradicts)."""
-        return found_sections(ranking.hits, section_id, lambda h: not self.index.contradicts(
+        return found_sections(ranking.hits, self.id_of_section.__getitem__, lambda h: not self.index.contradicts(
             query, self.passage_index[h.passage.id], within_section=True))
 
     def _refusal(self, folded: str, query: Query, confidence: float, probs,
