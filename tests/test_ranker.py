@@ -186,4 +186,5 @@ VAGUE = ["will my immune system be weaker", "the rash calmed down, do i stay on 
          "is it worth it", "what should i know", "how does it all work", "is the new stuff better",
          "what happens to my body", "are the pills or the shots stronger",
          "do they all do the same thing", "what do the doctors check", "is it risky long term",
-         "can it go wrong", "how bad is it", "which one is safest"]
+         "can it go wrong", "how bad is it", "which one is safest", "what about the other ones",
+         "what could happen", "are they strong"]
