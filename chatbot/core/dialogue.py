@@ -809,8 +809,10 @@ class Bot:
     def _found(self, ranking: Ranking, query: Query) -> dict[str, Found]:
         """The sections retrieval found (ranker.found_sections), each with whether its best
         passage leaves out no word of the question that its section uses (Index.contradicts)."""
-        return found_sections(ranking.hits, self.id_of_section.__getitem__, lambda h: not self.index.contradicts(
-            query, self.passage_index[h.passage.id], within_section=True))
+        def whole(hit) -> bool:
+            return not self.index.contradicts(query, self.passage_index[hit.passage.id],
+                                              within_section=True)
+        return found_sections(ranking.hits, self.id_of_section.__getitem__, whole)
 
     def _refusal(self, folded: str, query: Query, confidence: float, probs,
                  scored: dict[str, float] | None = None) -> dict:
