@@ -667,3 +667,16 @@ def test_the_medicines_named_are_kept_by_name_and_only_known_ones_from_a_client(
     assert bot.state(json.loads(json.dumps(state.context()))) == state
     assert bot.state({"named": "methotrexate, not-a-drug"}).named == ()
     assert bot.state({"named": ["methotrexate"]}).named == ()
+
+
+def test_a_class_asked_about_does_not_replace_the_medicine_discussed(bot):
+    """"Is it a biologic?" asks about the medicine discussed: the state keeps it, so the
+    next short follow-up is still about it. A class named without pointing back at the
+    medicine ("biologics, are they safer?": "they" may be the class) is the new subject."""
+    _, state = bot.reply("whats mycophenolate", None)
+    assert state.entity == "mycophenolate mofetil"
+    for turn in ["is it a biologic", "is that drug an immunosuppressant or a jak inhibitor?"]:
+        _, after = bot.reply(turn, state)
+        assert after.entity == "mycophenolate mofetil", turn
+    assert bot.reply("biologics, are they safer?", state)[1].entity == "biologics"
+    assert bot.reply("is rinvoq a biologic", state)[1].entity == "upadacitinib"

@@ -204,6 +204,9 @@ NOT_COVERED_COVERAGE = 0.95
 UNKNOWN_WITHIN = 5
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+")  # where the article's sentences end
+# conversation.toml's refers_back words that may point at a class named beside them
+PLURAL_POINTERS = frozenset({"they", "them", "one of them", "one of these", "any of them",
+                             "any of these", "is there one"})
 
 
 class Reading(NamedTuple):
@@ -612,7 +615,7 @@ class Bot:
             carried = {c.person for c in query.concepts}
             query = query.extended([c for c in self.parser.topic_concepts(
                 state.person.replace(",", " "), bool(same_person)) if c.person not in carried])
-        if query.entities:
+        if query.entities and not self._asks_class_of(query, folded, state):
             # "is cyclosporine an immunosuppressant?": the medicine, not its class, is discussed
             drugs = [c.entity for c in query.concepts if c.drug and not c.from_context]
             state = replace(state, entity=(drugs or query.entities)[-1],
@@ -622,6 +625,17 @@ class Bot:
         if query.person:
             state = replace(state, person=", ".join(query.person))
         return query, state, cues
+
+    def _asks_class_of(self, query: Query, folded: str, state: State) -> bool:
+        """Whether a message names only a class while pointing back at the medicine being
+        discussed ("whats mycophenolate" then "is it a biologic?"): the class is asked about,
+        the medicine stays the one discussed, so "side effects?" next is still about it."""
+        if not state.entity or any(c.drug for c in query.concepts if not c.from_context):
+            return False
+        entry = self.lexicon.entity(state.entity)
+        pointers = {m.group(0) for m in self.talk.refers_back.finditer(folded)}
+        # "they" and "them" may be the class itself ("biologics, are they safer?")
+        return bool(entry and entry.group == "drugs" and pointers - PLURAL_POINTERS)
 
     def _pointed(self, text: str, folded: str, state: State) -> str:
         """A follow-up naming no medicine that points at one by place ("the first one", "the
