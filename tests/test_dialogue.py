@@ -229,15 +229,15 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("my derm switched my meds 3 times, why is it so hard to find the right one", "trial and error"),
     # worries said as statements
     # refused from sets GW-GZ and HA-HD to IA-IB (the ranker unsure of the older drugs' side
-    # effects); answered since IF-II were trained on
-    ("worried the prednisone is making me gain weight", "weight gain"),
+    # effects), answered with IF-II, refused again since IP-IY were trained on
+    pytest.param("worried the prednisone is making me gain weight", "weight gain",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets IP-IY were trained on, the ranker is unsure (0.36) of the "
+                     "older drugs' side effects for a worry said as a statement"))),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
     # the neighbouring section on a systemic treatment that does not work won from sets
-    # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, and wins again since IF-II were trained on
-    pytest.param("tried light therapy and creams, nothing worked. now what", "not seen improvement",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets IF-II were trained on, the section on a systemic treatment "
-                     "that does not work (combination therapy) wins over the candidates'"))),
+    # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, won with IF-II, and loses since IP-IY
+    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
