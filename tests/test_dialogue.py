@@ -300,6 +300,18 @@ def test_doses_are_not_covered_except_where_the_article_gives_one(bot):
         assert reply["kind"] == "no_answer", text
 
 
+def test_a_price_asked_after_an_answer_is_not_covered_as_costs(bot):
+    """"How much is it a month?" after a medicine was discussed asks its price, which the
+    article never gives: the costs topic says so, rather than a generic refusal or, worse,
+    the medicine's passage again."""
+    for turns in (["what is upadacitinib", "how much is it per month"],
+                  ["tell me about dupixent", "how much would it set me back"]):
+        reply, _ = converse(bot, turns)
+        assert reply["kind"] == "no_answer" and "costs" in reply["text"], turns
+    reply, _ = converse(bot, ["what is methotrexate", "how much is too much per week"])
+    assert "costs" not in reply["text"]
+
+
 @pytest.mark.parametrize("text", ["can i take dupixent and rinvoq at the same time",
                                   "is it ok to combine methotrexate with cyclosporine"])
 def test_two_medicines_together_are_not_covered(bot, text):
