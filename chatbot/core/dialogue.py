@@ -204,9 +204,6 @@ NOT_COVERED_COVERAGE = 0.95
 UNKNOWN_WITHIN = 5
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+")  # where the article's sentences end
-# conversation.toml's refers_back words that may point at a class named beside them
-PLURAL_POINTERS = frozenset({"they", "them", "one of them", "one of these", "any of them",
-                             "any of these", "is there one"})
 
 
 class Reading(NamedTuple):
@@ -252,6 +249,7 @@ class Conversation:
     clarify_suggestions: list[str]
     needs_medicine: AnyOf
     refers_back: re.Pattern
+    plural_pointers: frozenset[str]
     refers_to_person: re.Pattern
     people: frozenset[str]
     places: Places
@@ -280,6 +278,7 @@ class Conversation:
                 suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
                 needs_medicine=compile_any(path, "needs_medicine", d["needs_medicine"]),
                 refers_back=compile_patterns(path, "refers_back", [d["refers_back"]])[0],
+                plural_pointers=frozenset(d["plural_pointers"]),
                 refers_to_person=compile_patterns(path, "refers_to_person", [d["refers_to_person"]])[0],
                 people=frozenset(d["people"]), places=Places.load(path, d["places"]),
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
@@ -635,7 +634,7 @@ class Bot:
         entry = self.lexicon.entity(state.entity)
         pointers = {m.group(0) for m in self.talk.refers_back.finditer(folded)}
         # "they" and "them" may be the class itself ("biologics, are they safer?")
-        return bool(entry and entry.group == "drugs" and pointers - PLURAL_POINTERS)
+        return bool(entry and entry.group == "drugs" and pointers - self.talk.plural_pointers)
 
     def _pointed(self, text: str, folded: str, state: State) -> str:
         """A follow-up naming no medicine that points at one by place ("the first one", "the
