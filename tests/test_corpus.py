@@ -178,3 +178,21 @@ def test_people_must_name_lexicon_entries(tmp_path):
     talk.write_text(text.replace('people = ["children",', 'people = ["kiddos",'), encoding="utf-8")
     with pytest.raises(CorpusError, match="conversation.toml.*kiddos"):
         load_bot(Settings(corpus_dir=tmp_path / "corpus", cache_dir=None))
+
+
+@pytest.mark.parametrize("line, wrong, message", [
+    ('plural_pointers = "they"', r"^plural_pointers = \[.*\]$", "'plural_pointers' must be a list"),
+    ('plural_pointers = ["they", 2]', r"^plural_pointers = \[.*\]$", "'plural_pointers' must be a list"),
+    ('clarify = ["Which medicine?"]', r"^clarify = .*$", "'clarify' must be a non-empty string"),
+    ('clarify = "  "', r"^clarify = .*$", "'clarify' must be a non-empty string"),
+])
+def test_conversation_fields_have_their_types(tmp_path, line, wrong, message):
+    """A string where conversation.toml wants a list (read as the set of its letters) or a
+    list where it wants the bot's words stops loading, naming the file and the key."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    talk = tmp_path / "corpus" / "conversation.toml"
+    text, count = re.subn(wrong, line, talk.read_text(encoding="utf-8"), count=1, flags=re.M)
+    assert count == 1, "the line to replace is in conversation.toml"
+    talk.write_text(text, encoding="utf-8")
+    with pytest.raises(CorpusError, match=f"conversation.toml.*{re.escape(message)}"):
+        load_bot(Settings(corpus_dir=tmp_path / "corpus", cache_dir=None))

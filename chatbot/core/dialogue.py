@@ -273,14 +273,16 @@ class Conversation:
             if missing:
                 raise CorpusError(path, 0, f"smalltalk.replies lacks {', '.join(missing)}")
             return cls(
-                disclaimer=d["disclaimer"], welcome=d["welcome"], no_answer=d["no_answer"],
-                not_covered_reply=d["not_covered_reply"], clarify=d["clarify"],
-                suggestions=list(d["suggestions"]), clarify_suggestions=list(d["clarify_suggestions"]),
+                disclaimer=_text(path, d, "disclaimer"), welcome=_text(path, d, "welcome"),
+                no_answer=_text(path, d, "no_answer"),
+                not_covered_reply=_text(path, d, "not_covered_reply"),
+                clarify=_text(path, d, "clarify"), suggestions=_texts(path, d, "suggestions"),
+                clarify_suggestions=_texts(path, d, "clarify_suggestions"),
                 needs_medicine=compile_any(path, "needs_medicine", d["needs_medicine"]),
                 refers_back=compile_patterns(path, "refers_back", [d["refers_back"]])[0],
-                plural_pointers=frozenset(d["plural_pointers"]),
+                plural_pointers=frozenset(_texts(path, d, "plural_pointers")),
                 refers_to_person=compile_patterns(path, "refers_to_person", [d["refers_to_person"]])[0],
-                people=frozenset(d["people"]), places=Places.load(path, d["places"]),
+                people=frozenset(_texts(path, d, "people")), places=Places.load(path, d["places"]),
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
@@ -293,6 +295,24 @@ class Conversation:
             )
         except KeyError as exc:
             raise CorpusError(path, 0, f"missing {exc.args[0]!r}") from None
+
+
+def _text(path: Path, table: dict, key: str) -> str:
+    """A string of conversation.toml, or a CorpusError naming it: a number or a list where
+    the bot's words belong would otherwise surface as a reply nobody can read."""
+    value = table[key]
+    if not isinstance(value, str) or not value.strip():
+        raise CorpusError(path, 0, f"'{key}' must be a non-empty string")
+    return value
+
+
+def _texts(path: Path, table: dict, key: str) -> list[str]:
+    """A list of strings of conversation.toml, or a CorpusError naming it: a lone string
+    (`people = "children"`) would otherwise be read as the set of its letters."""
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise CorpusError(path, 0, f"'{key}' must be a list of non-empty strings")
+    return list(value)
 
 
 def follow_text(text: str, before: State, names_medicine: bool) -> str:
