@@ -229,11 +229,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("my derm switched my meds 3 times, why is it so hard to find the right one", "trial and error"),
     # worries said as statements
     # refused from sets GW-GZ and HA-HD to IA-IB (the ranker unsure of the older drugs' side
-    # effects), answered with IF-II, refused again since IP-IY were trained on
-    pytest.param("worried the prednisone is making me gain weight", "weight gain",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets IP-IY were trained on, the ranker is unsure (0.36) of the "
-                     "older drugs' side effects for a worry said as a statement"))),
+    # effects), answered with IF-II, refused with IP-IY, answered again since IZ and JD-JK
+    ("worried the prednisone is making me gain weight", "weight gain"),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
     # the neighbouring section on a systemic treatment that does not work won from sets
     # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, won with IF-II, and loses since IP-IY
@@ -243,9 +240,16 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can i stay on these meds for the long haul", "long term"),
     ("is it normal to go thru a few meds before one works", "trial and error"),
     ("what if im allergic to something in the drug", "part of the drug"),
-    # not covered with sets FO-FT trained on, answered again since FW-FZ were
-    ("is eczema something I'll have for life", "chronic"),
-    ("does prednisone actually work for eczema", "very effective medication"),
+    # not covered with sets FO-FT trained on, answered again from FW-FZ to JC
+    pytest.param("is eczema something I'll have for life", "chronic",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets IZ and JD-JK were trained on, the ranker is unsure (0.39) "
+                     "and the question is refused"))),
+    pytest.param("does prednisone actually work for eczema", "very effective medication",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets IZ and JD-JK were trained on, answered with the passage "
+                     "that says what corticosteroids are, not the one on how well "
+                     "prednisone works"))),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, and with GG-GV; answered since GW-GZ
     ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
