@@ -166,7 +166,12 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("creams didnt help at all", "not seen improvement"),
     # lay words: weaker, worry about, how often, who wrote it
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
-    ("how often do I need checkups", "regular checkups"),
+    pytest.param("how often do I need checkups", "regular checkups",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets JL and JM were trained on, refused as not covered: "
+                     "\"how often do I ...\" is how the labelled dosing questions, not "
+                     "covered, begin (\"how often do i need check ups on these meds\" is "
+                     "answered)"))),
     ("who wrote this", "Dr. Joan Paul"),
     ("do i need vaccines before starting", "vaccinations"),
     ("should I keep up with vaccines while on methotrexate", "age-appropriate vaccinations"),
@@ -240,18 +245,21 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("can i stay on these meds for the long haul", "long term"),
     ("is it normal to go thru a few meds before one works", "trial and error"),
     ("what if im allergic to something in the drug", "part of the drug"),
-    # not covered with sets FO-FT trained on, answered again from FW-FZ to JC
+    # not covered with sets FO-FT trained on, answered again from FW-FZ to JC; the second
+    # answered with the passage saying what corticosteroids are with IZ and JD-JK, and
+    # with the one on how well prednisone works again since JL and JM
     pytest.param("is eczema something I'll have for life", "chronic",
                  marks=pytest.mark.xfail(strict=True, reason=(
                      "since sets IZ and JD-JK were trained on, the ranker is unsure (0.39) "
                      "and the question is refused"))),
-    pytest.param("does prednisone actually work for eczema", "very effective medication",
+    ("does prednisone actually work for eczema", "very effective medication"),
+    # refused from sets AX-AZ to ET-EV, with FO-FQ, and with GG-GV; answered from GW-GZ
+    # to JK
+    pytest.param("will my eczema ever go away for good", "chronic",
                  marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets IZ and JD-JK were trained on, answered with the passage "
-                     "that says what corticosteroids are, not the one on how well "
-                     "prednisone works"))),
-    # refused from sets AX-AZ to ET-EV, with FO-FQ, and with GG-GV; answered since GW-GZ
-    ("will my eczema ever go away for good", "chronic"),
+                     "since sets JL and JM were trained on, refused: the labelled questions "
+                     "of five authors (FJ, GY, IH, JM, EH) call whether eczema goes away "
+                     "with age not covered"))),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
