@@ -222,13 +222,14 @@ def safety_section(d: dict) -> list[str]:
                    if v[k]["n"] else "-")
                   for k in ("look-alikes and everyday text", "questions about the medicines")]]
                for a, v in x["by_author"].items() if a.startswith("helper-")]
+    one_out = x["folds"] >= x["authors"]  # a fold per author, or --quick's six
     return ["## Safety routing on authors it never saw", "",
             f"Command: `{d['command']}`: "
-            + ("leave-one-author-out" if x["folds"] >= x["authors"] else "author-fold "
-               "cross-validation") + f" over {x['examples']:,} labelled "
+            + ("leave-one-author-out" if one_out else "author-fold cross-validation")
+            + f" over {x['examples']:,} labelled "
             f"messages from {x['authors']} authors in corpus/examples/ ({x['folds']} folds, "
             f"{x['cv_seconds']} s); each author's messages judged by a model trained on "
-            + ("the others" if x["folds"] >= x["authors"] else "the other folds' authors")
+            + ("the others" if one_out else "the other folds' authors")
             + ". Help shown = the crisis/emergency reply or the notice (in brackets: the "
             "reply itself, 'sure'). False alarms: derailed into a safety reply / given a notice.",
             "", table(["routing", f"crisis help shown (n={n['crisis']['n']})",

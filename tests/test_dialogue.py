@@ -250,8 +250,8 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # with the one on how well prednisone works again since JL and JM
     pytest.param("is eczema something I'll have for life", "chronic",
                  marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets IZ and JD-JK were trained on, the ranker is unsure (0.39) "
-                     "and the question is refused"))),
+                     "since sets IZ and JD-JK were trained on, the ranker is unsure "
+                     "(0.39, 0.46 with JL and JM) and the question is refused"))),
     ("does prednisone actually work for eczema", "very effective medication"),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, and with GG-GV; answered from GW-GZ
     # to JK

@@ -18,8 +18,6 @@ ANSWERS = [
     # not covered (the ranker all but ruled out retrieval's section) until sets GG-GI were
     # trained on
     ("labs on methotrexate", "blood tests"),
-    # since sets JL and JM were trained on, the passage named is the newer drugs' unknown
-    # long-term safety, prednisone's (the phrase) shown beside it as its section's runner-up
     pytest.param("steroid pills long term", "cannot be used long-term",
                  marks=pytest.mark.xfail(strict=True, reason=(
                      "since sets JL and JM were trained on, the source named is the passage "
