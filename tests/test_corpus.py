@@ -185,6 +185,8 @@ def test_people_must_name_lexicon_entries(tmp_path):
     ('plural_pointers = ["they", 2]', r"^plural_pointers = \[.*\]$", "'plural_pointers' must be a list"),
     ('clarify = ["Which medicine?"]', r"^clarify = .*$", "'clarify' must be a non-empty string"),
     ('clarify = "  "', r"^clarify = .*$", "'clarify' must be a non-empty string"),
+    ('"age limits" = "young children and older adults"', r'^"age limits" = \[.*\]$',
+     "'age limits' must be a list"),
 ])
 def test_conversation_fields_have_their_types(tmp_path, line, wrong, message):
     """A string where conversation.toml wants a list (read as the set of its letters) or a

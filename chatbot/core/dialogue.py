@@ -272,6 +272,10 @@ class Conversation:
             missing = [k for k, _ in kinds + [("other", None)] if k not in replies]
             if missing:
                 raise CorpusError(path, 0, f"smalltalk.replies lacks {', '.join(missing)}")
+            kept = d.get("not_covered_except", {})
+            if not isinstance(kept, dict):
+                raise CorpusError(path, 0, "[not_covered_except] must be a table: "
+                                           "topic = [phrases of the article]")
             return cls(
                 disclaimer=_text(path, d, "disclaimer"), welcome=_text(path, d, "welcome"),
                 no_answer=_text(path, d, "no_answer"),
@@ -286,8 +290,8 @@ class Conversation:
                 definition=compile_patterns(path, "definition", [d["definition"]])[0],
                 not_covered=[(topic, compile_patterns(path, f"not_covered.{topic}", [p])[0])
                              for topic, p in d["not_covered"].items()],
-                not_covered_except={topic: [fold(x) for x in phrases] for topic, phrases
-                                    in d.get("not_covered_except", {}).items()},
+                not_covered_except={topic: [fold(x) for x in _texts(path, kept, topic)]
+                                    for topic in kept},
                 off_topic=compile_any(path, "off_topic", d["off_topic"]),
                 two_medicines=(d["two_medicines"]["topic"], compile_patterns(
                     path, "two_medicines.pattern", [d["two_medicines"]["pattern"]])[0]),
