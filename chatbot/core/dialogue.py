@@ -656,9 +656,11 @@ class Bot:
         if not state.entity or any(c.drug for c in query.concepts if not c.from_context):
             return False
         entry = self.lexicon.entity(state.entity)
+        if not entry or entry.group != "drugs":
+            return False
         pointers = {m.group(0) for m in self.talk.refers_back.finditer(folded)}
         # "they" and "them" may be the class itself ("biologics, are they safer?")
-        return bool(entry and entry.group == "drugs" and pointers - self.talk.plural_pointers)
+        return bool(pointers - self.talk.plural_pointers)
 
     def _pointed(self, text: str, folded: str, state: State) -> str:
         """A follow-up naming no medicine that points at one by place ("the first one", "the
