@@ -253,13 +253,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
                      "since sets IZ and JD-JK were trained on, the ranker is unsure "
                      "(0.39, 0.46 with JL and JM) and the question is refused"))),
     ("does prednisone actually work for eczema", "very effective medication"),
-    # refused from sets AX-AZ to ET-EV, with FO-FQ, and with GG-GV; answered from GW-GZ
-    # to JK
-    pytest.param("will my eczema ever go away for good", "chronic",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets JL and JM were trained on, refused: the labelled questions "
-                     "of five authors (FJ, GY, IH, JM, EH) call whether eczema goes away "
-                     "with age not covered"))),
+    # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, and with JL and JM (five
+    # authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age not
+    # covered); answered from GW-GZ to JK, and again since JQ-JS
+    ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),

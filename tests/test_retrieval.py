@@ -18,10 +18,9 @@ ANSWERS = [
     # not covered (the ranker all but ruled out retrieval's section) until sets GG-GI were
     # trained on
     ("labs on methotrexate", "blood tests"),
-    pytest.param("steroid pills long term", "cannot be used long-term",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets JL and JM were trained on, the source named is the passage "
-                     "on the newer drugs' long-term safety; prednisone's is shown second"))),
+    # with sets JL and JM trained on, the source named was the passage on the newer drugs'
+    # long-term safety (prednisone's second); prednisone's again since JQ-JS
+    ("steroid pills long term", "cannot be used long-term"),
     ("can i breastfeed on methotrexate", "pregnant or nursing"),
     ("do jak inhibitors raise blood pressure", "high blood pressure"),
     ("what are biologics", "target specific parts of the immune system"),
