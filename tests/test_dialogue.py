@@ -166,12 +166,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("creams didnt help at all", "not seen improvement"),
     # lay words: weaker, worry about, how often, who wrote it
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
-    pytest.param("how often do I need checkups", "regular checkups",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets JL and JM were trained on, refused as not covered: "
-                     "\"how often do I ...\" is how the labelled dosing questions, not "
-                     "covered, begin (\"how often do i need check ups on these meds\" is "
-                     "answered)"))),
+    # refused as not covered while sets JL-JS were the latest trained on ("how often do I
+    # ..." is how the labelled dosing questions, not covered, begin); answered since JY and JZ
+    ("how often do I need checkups", "regular checkups"),
     ("who wrote this", "Dr. Joan Paul"),
     ("do i need vaccines before starting", "vaccinations"),
     ("should I keep up with vaccines while on methotrexate", "age-appropriate vaccinations"),
