@@ -244,12 +244,16 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("what if im allergic to something in the drug", "part of the drug"),
     # not covered with sets FO-FT trained on, answered again from FW-FZ to JC; the second
     # answered with the passage saying what corticosteroids are with IZ and JD-JK, and
-    # with the one on how well prednisone works again since JL and JM
+    # with the one on how well prednisone works again from JL and JM to KC
     pytest.param("is eczema something I'll have for life", "chronic",
                  marks=pytest.mark.xfail(strict=True, reason=(
                      "since sets IZ and JD-JK were trained on, the ranker is unsure "
                      "(0.39, 0.46 with JL and JM) and the question is refused"))),
-    ("does prednisone actually work for eczema", "very effective medication"),
+    pytest.param("does prednisone actually work for eczema", "very effective medication",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets KD-KM were trained on, the ranker is sure (0.81) of the "
+                     "section saying what corticosteroids are, not the sentence on how well "
+                     "prednisone works"))),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, and with JL and JM (five
     # authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age not
     # covered); answered from GW-GZ to JK, and again since JQ-JS
