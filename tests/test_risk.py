@@ -85,6 +85,15 @@ def test_a_script_without_spaces_is_read_a_character_at_a_time():
     assert len(tokens("안녕하세요 감사")) == 2  # Korean puts spaces between its words
 
 
+def test_vowel_signs_and_viramas_stay_in_their_words():
+    """In Devanagari, Kannada, Khmer and their kin a vowel sign or a virama is a combining
+    mark that belongs to its word: taken off as if it were an accent, "मुझे" fell apart into
+    "म" and "झ", and every message in the script shared the same few letters."""
+    assert tokens("मुझे एक्जिमा है") == ["मुझे", "एक्जिमा", "है"]
+    assert tokens("ನಮಸ್ಕಾರ ಡಾಕ್ಟರ್") == ["ನಮಸ್ಕಾರ", "ಡಾಕ್ಟರ್"]
+    assert tokens("Ελένη, ça va? Ёлка") == ["ελενη", "ca", "va", "елка"]  # accents still go
+
+
 def test_ask_answers_without_importing_scikit_learn():
     code = ("import sys; from chatbot.cli import ask_main; ask_main(['i want to die']); "
             "print('sklearn' in sys.modules, 'scipy' in sys.modules)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from chatbot.core.corpus import CorpusError
 
-FEATURE_VERSION = 3  # bump when features() changes: a saved model must be retrained
+FEATURE_VERSION = 4  # bump when features() changes: a saved model must be retrained
 HASH_BITS = 24  # 16M buckets: distinct features almost never collide
 # Character 3- and 4-grams. 5-grams too made a fifth more non-zeros for the risk fit to
 # read and did not help (nineteenth session, the same author folds side by side, 3-5 ->
@@ -46,7 +46,17 @@ MIN_SENTENCE_WORDS = 3
 # sixteenth session): crises in other languages shown 95.4% -> 97.6%, emergencies 98.3% ->
 # 98.8%, their ordinary messages given a notice 25.2% -> 27.1%; English unchanged.
 _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}]+|[\u2600-\u27bf\U0001f000-\U0001faff]")
+# Scripts whose vowel signs and viramas are combining marks (Devanagari to Sinhala, Lao,
+# Tibetan, Myanmar, Khmer): there a mark is part of the word, not an accent to take off, and
+# "मुझे" is one word, not "म" and "झ". Read as pieces, every Hindi or Kannada message shared
+# the same few letters, which the risk model had learned from crises in those languages.
+_ABUGIDAS = ((0x0900, 0x0DFF), (0x0E80, 0x0EFF), (0x0F00, 0x0FFF), (0x1000, 0x109F),
+             (0x1780, 0x17FF))
+_MARKS = "".join(chr(c) for low, high in _ABUGIDAS for c in range(low, high + 1)
+                 if unicodedata.category(chr(c)).startswith("M"))
+_KEPT_MARKS = frozenset(_MARKS)
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}](?:[^\W_{_UNSPACED}]|[{_MARKS}])*"
+                    r"|[\u2600-\u27bf\U0001f000-\U0001faff]")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 
 
@@ -57,7 +67,7 @@ def tokens(text: str) -> list[str]:
     text = text.translate(_QUOTES).lower()
     if not text.isascii():  # plain ASCII (most messages) has no accents to take off
         text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = "".join(c for c in text if not unicodedata.combining(c) or c in _KEPT_MARKS)
     return _TOKEN.findall(text.replace("'", ""))
 
 
