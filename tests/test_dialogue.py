@@ -167,8 +167,13 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # lay words: weaker, worry about, how often, who wrote it
     ("I'm on a JAK pill, should I worry about shingles", "shingles"),
     # refused as not covered while sets JL-JS were the latest trained on ("how often do I
-    # ..." is how the labelled dosing questions, not covered, begin); answered since JY and JZ
-    ("how often do I need checkups", "regular checkups"),
+    # ..." is how the labelled dosing questions, not covered, begin); answered from JY and JZ
+    # to the twenty-fifth session's sets, refused again since LG and LH
+    pytest.param("how often do I need checkups", "regular checkups",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets LG and LH were trained on, the model reads 'how often' as "
+                     "asking for a schedule, which the article does not give (0.004), and "
+                     "refuses"))),
     ("who wrote this", "Dr. Joan Paul"),
     ("do i need vaccines before starting", "vaccinations"),
     ("should I keep up with vaccines while on methotrexate", "age-appropriate vaccinations"),
@@ -249,11 +254,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
                  marks=pytest.mark.xfail(strict=True, reason=(
                      "since sets IZ and JD-JK were trained on, the ranker is unsure "
                      "(0.39, 0.46 with JL and JM) and the question is refused"))),
-    pytest.param("does prednisone actually work for eczema", "very effective medication",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets KD-KM were trained on, the ranker is sure (0.81) of the "
-                     "section saying what corticosteroids are, not the sentence on how well "
-                     "prednisone works"))),
+    # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
+    # are won, 0.81); answered again since
+    ("does prednisone actually work for eczema", "very effective medication"),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, and with JL and JM (five
     # authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age not
     # covered); answered from GW-GZ to JK, and again since JQ-JS
