@@ -50,6 +50,10 @@ _UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Tibetan, Myanmar, Khmer): there a mark is part of the word, not an accent to take off, and
 # "मुझे" is one word, not "म" and "झ". Read as pieces, every Hindi or Kannada message shared
 # the same few letters, which the risk model had learned from crises in those languages.
+# Six author folds, the same corpus side by side (twenty-sixth session, 351 authors): other
+# scripts' look-alikes and everyday text given a notice 26.9% -> 23.6% (Telugu 46 -> 25%,
+# Bengali 29 -> 15%), crises in them shown 94.8% -> 94.6%, emergencies 97.9% -> 98.0%;
+# English unchanged (its text is ASCII and never reaches this).
 _ABUGIDAS = ((0x0900, 0x0DFF), (0x0E80, 0x0EFF), (0x0F00, 0x0FFF), (0x1000, 0x109F),
              (0x1780, 0x17FF))
 _MARKS = "".join(chr(c) for low, high in _ABUGIDAS for c in range(low, high + 1)
@@ -63,7 +67,8 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 def tokens(text: str) -> list[str]:
     """Lower-case words without accents or apostrophes, and each emoji as a word of its own:
     "Ya no quiero despertar mañana 😔" -> ya no quiero despertar manana 😔; in a script
-    without spaces, each character: "不想活了" -> 不 想 活 了."""
+    without spaces, each character: "不想活了" -> 不 想 活 了; a vowel sign of Devanagari and
+    its kin is no accent and stays: "मुझे" -> मुझे (_ABUGIDAS)."""
     text = text.translate(_QUOTES).lower()
     if not text.isascii():  # plain ASCII (most messages) has no accents to take off
         text = unicodedata.normalize("NFKD", text)
