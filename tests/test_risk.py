@@ -79,10 +79,19 @@ def test_tokens_fold_case_accents_apostrophes_and_keep_emoji():
 
 def test_a_script_without_spaces_is_read_a_character_at_a_time():
     """Chinese, Japanese kana and Thai have no spaces between words: a whole run read as one
-    word would never recur, so each character is a word and the pairs are its bigrams."""
+    word would never recur, so each character is a word and the pairs are its bigrams (Thai's
+    runs are words too: the test below)."""
     assert tokens("我不想活了 Dupixent") == ["我", "不", "想", "活", "了", "dupixent"]
     assert tokens("薬をもらった") == ["薬", "を", "も", "ら", "っ", "た"]
     assert len(tokens("안녕하세요 감사")) == 2  # Korean puts spaces between its words
+
+
+def test_thai_is_read_by_its_letters_and_by_its_runs_with_their_marks():
+    """Thai has spaces between phrases, not words: its letters alone read like English letter
+    by letter, so each run is a word too (its character n-grams are the syllables), and its
+    vowel signs and tone marks stay: "ค่ะ" is not "คะ"."""
+    assert tokens("แพ้ยา ค่ะ") == ["แ", "พ", "้", "ย", "า", "ค", "่", "ะ", "แพ้ยา", "ค่ะ"]
+    assert tokens("ok แพ้") == ["ok", "แ", "พ", "้", "แพ้"]
 
 
 def test_vowel_signs_and_viramas_stay_in_their_words():
