@@ -822,13 +822,26 @@ class Bot:
                 return None
         elif chosen is None or scored[chosen] < (RANK_AT if before is None else FOLLOW_RANK_AT):
             return self._refusal(folded, query, scored.get(chosen, 0.0), probs, scored)
-        inside = self._answerable(ranking.section(self.section_by_id.get(chosen)), query,
-                                  bridge=scored[chosen] >= BRIDGE_AT)
+        section, bridge = self.section_by_id.get(chosen), scored[chosen] >= BRIDGE_AT
+        inside = self._answerable(ranking.section(section), query, bridge) \
+            or self._answerable(self._unnamed(ranking, section), query, bridge)
         if not inside:  # no passage of it may answer: retrieval's stands, else "not covered"
             return None if cleared else self._refusal(folded, query, 0.0, probs, scored)
         reply = self._answer(inside, query, read or Reading(text), ranking)
         reply["confidence"] = round(scored[chosen], 3)
         return reply
+
+    def _unnamed(self, ranking: Ranking, section: str | None) -> list[Hit]:
+        """A section's passages that name no medicine, best first: where none of the passages
+        on the medicine asked about (Ranking.section) may answer, in the section the ranker
+        chose, these speak of every medicine ("I've been on Dupixent eight months and it barely
+        helped ... what comes next?" is answered by the options that remain, which name none).
+        Out of fold (6 author folds, 192 authors, 18,384 answerable, twenty-seventh session):
+        right / wrong / refused 90.5 / 3.3 / 6.2% -> 91.1 / 3.3 / 5.6%, not covered refused
+        95.8% -> 95.3%; read with the bridge whatever the ranker's score, 91.4 / 3.5 / 5.1%
+        and 95.1%."""
+        return [h for h in ranking.section(section, on_topic=False)
+                if not self.index.names_a_drug[self.passage_index[h.passage.id]]]
 
     def _unknown_found(self, ranking: Ranking, known) -> bool:
         """Whether retrieval's best UNKNOWN_WITHIN sections include one the answer model has
