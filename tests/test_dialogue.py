@@ -260,7 +260,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, and with JL and JM (five
     # authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age not
     # covered); answered from GW-GZ to JK, and again since JQ-JS
-    ("will my eczema ever go away for good", "chronic"),
+    pytest.param("will my eczema ever go away for good", "chronic",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets LR-MB were trained on, the answer model reads it as not "
+                     "covered (0.75), as several authors label it, and it is refused"))),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
@@ -576,9 +579,11 @@ def test_a_question_the_model_reads_as_not_covered_is_refused_though_retrieval_a
     """How often the blood tests come is not in the article, though its words are (blood
     tests, azathioprine): retrieval finds a passage it trusts, and the answer model, sure the
     question is not covered (NOT_COVERED_AT), refuses it. Without that test the passage on
-    blood tests would be the answer."""
+    blood tests would be the answer. (Until sets LR-MB were trained on, the question was
+    "how often do i need blood tests on azathioprine, every month?", now 0.798 not covered
+    and answered with that passage.)"""
     import chatbot.core.dialogue as dialogue
-    question = "how often do i need blood tests on azathioprine, every month?"
+    question = "how often should my blood be checked on cyclosporine, every week?"
     assert bot.answers.probabilities(question)[
         list(bot.answers.classes).index("no_answer")] >= dialogue.NOT_COVERED_AT
     refused, _ = bot.reply(question, {})
@@ -586,6 +591,21 @@ def test_a_question_the_model_reads_as_not_covered_is_refused_though_retrieval_a
     monkeypatch.setattr(dialogue, "NOT_COVERED_AT", 1.01)
     answered, _ = bot.reply(question, {})
     assert answered["kind"] == "answer"
+
+
+def test_a_medicine_named_around_the_question_does_not_sink_a_passage_that_names_none(
+        bot, monkeypatch):
+    """The ranker chooses the section on why the right treatment takes time, none of whose
+    passages names cyclosporine (Ranking.section): its passages that name no medicine speak
+    of them all (Bot._unnamed). Without them the question was refused."""
+    import chatbot.core.dialogue as dialogue
+    question = ("My mother takes cyclosporine. Why does it take so long to find the right "
+                "eczema medicine for her?")
+    reply, _ = bot.reply(question, {})
+    assert reply["kind"] == "answer" and "trial and error" in reply["text"]
+    monkeypatch.setattr(dialogue.Bot, "_unnamed", lambda self, ranking, section: [])
+    refused, _ = bot.reply(question, {})
+    assert refused["kind"] == "no_answer"
 
 
 @pytest.mark.parametrize("question, phrase", [
