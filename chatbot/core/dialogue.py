@@ -834,8 +834,8 @@ class Bot:
     def _unnamed(self, ranking: Ranking, section: str | None) -> list[Hit]:
         """A section's passages that name no medicine, best first: where none of the passages
         on the medicine asked about (Ranking.section) may answer, in the section the ranker
-        chose, these speak of every medicine ("I've been on Dupixent eight months and it barely
-        helped ... what comes next?" is answered by the options that remain, which name none).
+        chose, these speak of every medicine ("My mother takes cyclosporine. Why does it take so
+        long to find the right eczema medicine for her?": the section on why names none).
         Out of fold (6 author folds, 192 authors, 18,384 answerable, twenty-seventh session):
         right / wrong / refused 90.5 / 3.3 / 6.2% -> 91.1 / 3.3 / 5.6%, not covered refused
         95.8% -> 95.3%; read with the bridge whatever the ranker's score, 91.4 / 3.5 / 5.1%
