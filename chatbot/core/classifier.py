@@ -45,7 +45,8 @@ MIN_SENTENCE_WORDS = 3
 # (a whole run of them read as one "word" never recurs). Six author folds (235 authors,
 # sixteenth session): crises in other languages shown 95.4% -> 97.6%, emergencies 98.3% ->
 # 98.8%, their ordinary messages given a notice 25.2% -> 27.1%; English unchanged.
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_THAI = "\u0e00-\u0e7f"
+_UNSPACED = _THAI + "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Scripts whose vowel signs and viramas are combining marks (Devanagari to Sinhala, Thai and
 # Lao, Tibetan, Myanmar, Khmer; Thai since the twenty-seventh session, below): there a mark
 # is part of the word, not an accent to take off, and "मुझे" is one word, not "म" and "झ".
@@ -71,7 +72,7 @@ _TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W_{_UNSPACED}](?:[^\W_{_UNSPACED}]|[{_MA
 # either way (104); other scripts' notices 26.3% -> 25.9%, English unchanged. The runs alone,
 # without the letters, gave 13.2% notices but missed 4 of the 211 crises and emergencies;
 # Burmese read the same way: crises 90.4% -> 95.9% (73) but notices 37.5% -> 52.3% (256).
-_THAI_WORDS = re.compile(r"[\u0e00-\u0e7f]{2,}")
+_THAI_WORDS = re.compile(rf"[{_THAI}]{{2,}}")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 
 
