@@ -241,7 +241,11 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("worried methotrexate is wrecking my liver", "damage the liver"),
     # the neighbouring section on a systemic treatment that does not work won from sets
     # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, won with IF-II, and loses since IP-IY
-    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
+    pytest.param("tried light therapy and creams, nothing worked. now what",
+                 "not seen improvement", marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets MK-MO were trained on, the right section answers with its "
+                     "other passage (combination therapy with topical treatments or "
+                     "phototherapy), not the one on options when a treatment has not helped"))),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
@@ -257,13 +261,10 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
     # are won, 0.81); answered again since
     ("does prednisone actually work for eczema", "very effective medication"),
-    # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, and with JL and JM (five
-    # authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age not
-    # covered); answered from GW-GZ to JK, and again since JQ-JS
-    pytest.param("will my eczema ever go away for good", "chronic",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets LR-MB were trained on, the answer model reads it as not "
-                     "covered (0.75), as several authors label it, and it is refused"))),
+    # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, with JL and JM, and with
+    # LR-MB (five authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age
+    # not covered); answered from GW-GZ to JK, from JQ-JS to LH, and again since MK-MO
+    ("will my eczema ever go away for good", "chronic"),
     # phrases of common words only
     ("how many jak enzymes are there", "four types"),
     ("methotrexate didnt do anything for me", "not effective"),
