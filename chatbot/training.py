@@ -35,9 +35,9 @@ MIN_DF = 2
 # a hundred thousand examples the model can afford sharper weights, and at equal recall it
 # gives fewer notices in every group. Six author folds, the same corpus side by side (388
 # authors, 105,049 messages), at C 4 and the notice bar 0.09 against C 8 and 0.065 (where it
-# gives as many notices): crises shown 97.80% -> 98.15%, emergencies 99.29% -> 99.39%, look-alikes and
-# everyday text given a notice 21.43% -> 21.47%, medicine questions 2.38% -> 2.32%; derailed
-# 0.15% -> 0.18% and 0.01% either way (safety.NOTICE_AT).
+# gives as many notices): crises shown 97.80% -> 98.15%, emergencies 99.29% -> 99.39%,
+# look-alikes and everyday text given a notice 21.43% -> 21.47%, medicine questions 2.38% ->
+# 2.32%; derailed 0.15% -> 0.18% and 0.01% either way (safety.NOTICE_AT).
 C = 8.0
 CLASS_WEIGHT = {"none": 1.0, "crisis": 2.0, "emergency": 2.0}
 MAX_ITER = 3000
