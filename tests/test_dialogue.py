@@ -244,12 +244,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("worried the prednisone is making me gain weight", "weight gain"),
     ("worried methotrexate is wrecking my liver", "damage the liver"),
     # the neighbouring section on a systemic treatment that does not work won from sets
-    # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, won with IF-II, and loses since IP-IY
-    pytest.param("tried light therapy and creams, nothing worked. now what",
-                 "not seen improvement", marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets MK-MO were trained on, the right section answers with its "
-                     "other passage (combination therapy with topical treatments or "
-                     "phototherapy), not the one on options when a treatment has not helped"))),
+    # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, won with IF-II, lost from IP-IY; from MK-MO
+    # its other passage answered (combination therapy), and the right one again since MZ-NM
+    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
