@@ -135,6 +135,10 @@ def test_and_what_about_another_medicine_keeps_the_question(bot):
     # "flare", words of the earlier turn that the section uses elsewhere (BRIDGE_AT)
     (["my mom has diabetes and they gave her prednisone for an eczema flare",
       "will it mess with her sugars"], "blood sugar levels"),
+    # "who else" asks the section's general passage: chosen from the follow-up's own words
+    # too (FOLLOW_ALONE_WEIGHT), not only after the topic, which reads as hepatitis again
+    (["i had hepatitis b years ago", "who else shouldnt take these"],
+     "Not everyone is a suitable candidate"),
 ])
 def test_follow_ups_keep_what_the_conversation_is_about(bot, turns, phrase):
     reply, _ = converse(bot, turns)
