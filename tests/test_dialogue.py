@@ -216,11 +216,9 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("isnt it dangerous to turn down your immune system", "immune system"),
     ("can I use the pills together with my steroid creams", "topical"),
     ("can my 80 year old father take these eczema drugs", "older adults"),
-    pytest.param("can immunosuppressants give u cancer", "cancer",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets MR-MT were trained on, the ranker's favourite (who should "
-                     "not take them) is at 0.49, under its 0.5 bar, and the question is "
-                     "refused with that section as the first suggestion"))),
+    # refused from sets MR-MT (the ranker at 0.49, under its bar) to NN-NU; answered since
+    # NV-NX and OD (0.57)
+    ("can immunosuppressants give u cancer", "cancer"),
     ("which is the newest biologic", "latest approved biologic"),
     ("are there any new eczema drugs coming", "in the pipeline"),
     ("why do biologics have less side effects", "fewer side effects"),
@@ -249,8 +247,11 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     ("worried methotrexate is wrecking my liver", "damage the liver"),
     # the neighbouring section on a systemic treatment that does not work won from sets
     # FW-FZ to GG-GV, lost from GW-GZ to IA-IB, won with IF-II, lost from IP-IY; from MK-MO
-    # its other passage answered (combination therapy), and the right one again since MZ-NM
-    ("tried light therapy and creams, nothing worked. now what", "not seen improvement"),
+    # its other passage answered (combination therapy), the right one again from MZ-NM to NU
+    pytest.param("tried light therapy and creams, nothing worked. now what", "not seen improvement",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets NV-NX and OD were trained on, the right section answers "
+                     "(0.84) with its other passage, on combination therapy"))),
     ("how long do people usually stay on these meds", "long term"),
     ("when would a dermatologist put someone on systemic meds", "moderate to severe"),
     ("can i stay on these meds for the long haul", "long term"),
@@ -264,8 +265,11 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
                      "since sets IZ and JD-JK were trained on, the ranker is unsure "
                      "(0.39, 0.46 with JL and JM) and the question is refused"))),
     # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
-    # are won, 0.81); answered again since
-    ("does prednisone actually work for eczema", "very effective medication"),
+    # are won, 0.81); answered again from the sets after them to NU
+    pytest.param("does prednisone actually work for eczema", "very effective medication",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets NV-NX and OD were trained on, the right section answers "
+                     "(0.81) with its passage on what corticosteroids are"))),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, with JL and JM, and with
     # LR-MB (five authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age
     # not covered); answered from GW-GZ to JK, from JQ-JS to LH, and again since MK-MO
