@@ -14,8 +14,7 @@ from chatbot.core.corpus import CorpusError
 from chatbot.core.dialogue import fold
 from chatbot.core.examples import load_examples
 from chatbot.core.risk import Risk
-from chatbot.core.safety import (CARRIED_NOTICE_AT, LONG_MESSAGE_CHARS, LONG_NOTICE_AT, NOTICE_AT,
-                                  Assessment, Safety)
+from chatbot.core.safety import CARRIED_NOTICE_AT, NOTICE_AT, Assessment, Safety
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -261,9 +260,9 @@ class FixedRisk:
     """A stand-in for the risk model with chosen probabilities, to test the graded policy."""
 
     def __init__(self, crisis: float, emergency: float = 0.0, whole: float | None = None,
-                 words: int = 12, chars: int = 60):
+                 words: int = 12):
         self.risk = Risk(crisis, emergency, max(crisis, emergency) if whole is None else whole,
-                         words, chars)
+                         words)
 
     def assess(self, text: str, counts=None) -> Risk:
         return self.risk
@@ -282,12 +281,6 @@ class FixedRisk:
     # ... unless the whole message is clearly ordinary (an old injury told before a question)
     (FixedRisk(0.1, 0.5, whole=0.01), "what are biologics", Assessment()),
     (FixedRisk(0.1, 0.5, whole=0.05), "what are biologics", Assessment("emergency", sure=False)),
-    # a long message needs a higher probability for its notice (a long ordinary story)
-    (FixedRisk(0.1, chars=LONG_MESSAGE_CHARS - 1), "what are biologics",
-     Assessment("crisis", sure=False)),
-    (FixedRisk(0.1, chars=LONG_MESSAGE_CHARS), "what are biologics", Assessment()),
-    (FixedRisk(0.05, LONG_NOTICE_AT, chars=LONG_MESSAGE_CHARS), "what are biologics",
-     Assessment("emergency", sure=False)),
     # a phrase rule always gets help shown; it is sure unless the model doubts it
     (FixedRisk(0.0, whole=0.0), "i want to kill myself", Assessment("crisis", sure=False)),
     (FixedRisk(0.6), "i want to kill myself", Assessment("crisis", sure=True)),
@@ -354,12 +347,10 @@ def test_after_the_crisis_reply_itself_its_notice_stays_on_every_later_reply(bot
     with the crisis notice first, the next one too, however ordinary they read; a notice
     alone (a doubt) does not stay like that. (The second question was "what are biologics"
     until the fourteenth session's retraining: read as a follow-up to the side effects, its
-    reply is not surely an answer, and this test is about the notice. The first was "sorry.
-    does methotrexate cause mouth sores" until the thirtieth session's notice bar of 0.06: it
-    reads 0.060 crisis alone, a notice of its own.)"""
+    reply is not surely an answer, and this test is about the notice.)"""
     _, state = bot.reply("i want to kill myself", None)
     assert state.concern == "crisis" and state.concern_sure
-    for question in ("does methotrexate cause mouth sores", "what are jak inhibitors"):
+    for question in ("sorry. does methotrexate cause mouth sores", "what are jak inhibitors"):
         reply, state = bot.reply(question, state)
         assert reply["kind"] == "answer" and reply["safety"]["level"] == "crisis"
         assert bot.reply(question, None)[0]["safety"] is None

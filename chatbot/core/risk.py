@@ -32,7 +32,6 @@ class Risk:
     emergency: float
     whole: float = 0.0  # the higher of P(crisis) and P(emergency) of the whole message
     words: int = 0  # how many words the message has: a short one is little evidence
-    chars: int = 0  # how long the message is, in characters (safety.LONG_MESSAGE_CHARS)
 
     @property
     def level(self) -> str:
@@ -54,7 +53,7 @@ class RiskModel(TextClassifier):
         for part in sentences(text):
             p = np.maximum(p, self.probabilities(part))
         return Risk(crisis=float(p[1]), emergency=float(p[2]), whole=float(max(whole[1], whole[2])),
-                    words=len(tokens(text)), chars=len(text))
+                    words=len(tokens(text)))
 
 
 def model_for(corpus_dir: Path, cache_dir: Path | None) -> RiskModel | None:

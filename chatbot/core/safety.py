@@ -38,24 +38,8 @@ from chatbot.core.text import keep_json, words
 # at the edge of the 3% they may be given. Lowered to 0.065 with the sharper risk model of the
 # twenty-eighth session (training.C 8): there it gives as many notices as C 4 did at 0.09 and
 # finds more crises (6 author folds, 388 authors: 97.80% -> 98.15%; at 0.06, 98.32% with
-# medicine questions given a notice 2.46%). 0.06 since the thirtieth session, with the bar for
-# long messages below.
-NOTICE_AT = 0.06
-# A message of LONG_MESSAGE_CHARS or more needs LONG_NOTICE_AT for its notice. Out of fold,
-# long ordinary stories (an exhausting year, a relative's death, fear of cancer, then a
-# question) reached the bar far more often than short messages did, and long crises far
-# above it: of messages of 40 words or more, 1,193 of 1,195 crises had help shown, and 2,466
-# of 5,821 look-alikes a notice. Counted in characters, not words, since Japanese or Thai
-# words are read a character at a time (a 30-word bar cost those scripts 9 of their 722
-# crises). Six author folds side by side (427 authors, 116,198 messages), the bars 0.065
-# alone against 0.06 with 0.15 from 150 characters: crises shown 97.90% -> 97.94%,
-# emergencies 99.36% -> 99.42%, look-alikes and everyday text given a notice 19.37% ->
-# 18.14%, medicine questions 2.08% -> 2.11%; on held-out sets, long ordinary stories in ten
-# languages 159 -> 96 of 300 notices and plain questions 27 -> 19 of 300, every crisis and
-# emergency in four sets (450 messages) still shown. (40 words with 0.2, 0.15 or 0.2 from
-# 120-220 characters, and a bar growing with length measured too: bench/NOTES.md.)
-LONG_MESSAGE_CHARS = 150
-LONG_NOTICE_AT = 0.15
+# medicine questions given a notice 2.46%).
+NOTICE_AT = 0.065
 # ... and a sentence that reaches NOTICE_AT raises a doubt only where the message as a whole
 # is not clearly ordinary (P at least NOTICE_WHOLE_AT): "Shingles at 35 was the worst pain of
 # my life." inside a question about Rinvoq reads as an emergency alone (0.47), not in its
@@ -502,18 +486,16 @@ def grade(rule: str | None, risk: Risk | None, concern: str | None = None
     """The graded policy: (level, sure) from what the rules and the model say.
 
     A rule that fires always gets help shown, sure when the model agrees (or there is no
-    model); the model alone shows a notice from NOTICE_AT (LONG_NOTICE_AT for a long message;
-    the message or a sentence of it, the message at least NOTICE_WHOLE_AT) and is sure from
-    SURE_AT for a message of MIN_SURE_WORDS or more. After help was shown in the conversation
-    (`concern`, its level), the model's probability of that level shows its notice again from
-    CARRIED_NOTICE_AT.
+    model); the model alone shows a notice from NOTICE_AT (the message or a sentence of it,
+    the message at least NOTICE_WHOLE_AT) and is sure from SURE_AT for a message of
+    MIN_SURE_WORDS or more. After help was shown in the conversation (`concern`, its level),
+    the model's probability of that level shows its notice again from CARRIED_NOTICE_AT.
     """
     if risk is None:
         return rule, rule is not None
     if rule:
         return rule, risk.whole >= RULE_SURE_AT
-    bar = LONG_NOTICE_AT if risk.chars >= LONG_MESSAGE_CHARS else NOTICE_AT
-    if risk.top >= bar and risk.whole >= NOTICE_WHOLE_AT:
+    if risk.top >= NOTICE_AT and risk.whole >= NOTICE_WHOLE_AT:
         return risk.level, risk.whole >= SURE_AT and risk.words >= MIN_SURE_WORDS
     if concern and getattr(risk, concern) >= CARRIED_NOTICE_AT:
         return concern, False
