@@ -266,7 +266,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
                      "(0.39, 0.46 with JL and JM) and the question is refused"))),
     # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
     # are won, 0.81); answered again from the sets after them to NU; with NV-NX and OD the
-    # section's other passage (what corticosteroids are), this one again since OE-OO
+    # section's other passage (what corticosteroids are), this one again since OA-OO
     ("does prednisone actually work for eczema", "very effective medication"),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, with JL and JM, and with
     # LR-MB (five authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age
