@@ -14,8 +14,8 @@ from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
 from chatbot.core.examples import example_files, load_examples
 from chatbot.core.classifier import buckets, data_key, tokens
 from chatbot.core.risk import CLASSES, MODEL_FILE, RiskModel, model_for
-from chatbot.training import (C, CLASS_WEIGHT, _matrix, fit_pipeline, rows_of, to_model,
-                               with_sentences)
+from chatbot.training import (C, CLASS_WEIGHT, _matrix, fit_pipeline, fit_risk, rows_of,
+                               to_model, with_sentences)
 from live import ROOT
 
 CORPUS = ROOT / "corpus"
@@ -152,24 +152,36 @@ def test_the_risk_model_also_learns_the_sentences_of_ordinary_messages():
 
 
 def test_examples_a_clinic_adds_are_learned_as_the_optimum_learns_them(examples):
-    """A clinic adds the messages its model got wrong. The fit after that reaches the
-    optimum on them too: a fit started from the saved model stopped while it still judged
-    them as before (its stopping rule reads a mean over every example), which is why fits
-    start from zero."""
+    """A clinic adds the messages its model got wrong, and `chatbot train` starts the fit from
+    the model saved before. It still reaches the optimum on them: the fit stops on how far its
+    last step moved any example (chatbot.newton), where scikit-learn's stopping rule, a mean
+    over every example, let a started fit stop while it still judged them as before."""
     base = examples[::7]
-    before = to_model(*fit_pipeline([buckets(e.text) for e in base], [e.kind for e in base],
-                                    C, CLASS_WEIGHT))
+    before = fit_risk([buckets(e.text) for e in base], [e.kind for e in base])
     missed = [e for e in examples[3::11] if getattr(before.assess(e.text), e.kind, 1.0) < 0.5
               and e.kind != "none"][:8]  # crises and emergencies it gave less than even odds
     assert missed, "the earlier model missed nothing: the test would prove nothing"
     more = base + missed
     rows, labels = [buckets(e.text) for e in more], [e.kind for e in more]
-    vocab, tfidf, fit = fit_pipeline(rows, labels, C, CLASS_WEIGHT)
-    _, _, exact = fit_pipeline(rows, labels, C, CLASS_WEIGHT, tol=1e-8)  # the optimum itself
-    x = tfidf.transform(_matrix([buckets(e.text) for e in missed], vocab))
-    # from zero 0.01 off on the data of 2026-12-03, twentieth session (0.055 at the tolerance
-    # of 1e-4 before, training.TOL); started from `before`, 0.115 (eighteenth session)
-    assert np.abs(fit.predict_proba(x) - exact.predict_proba(x)).max() < 0.05
+    started = fit_risk(rows, labels, start=before)
+    vocab, tfidf, exact = fit_pipeline(rows, labels, C, CLASS_WEIGHT, tol=1e-8)  # the optimum
+    expected = exact.predict_proba(tfidf.transform(_matrix([buckets(e.text) for e in missed], vocab)))
+    order = [list(exact.classes_).index(c) for c in CLASSES]
+    got = np.array([started.probabilities(e.text) for e in missed])
+    assert np.abs(got - expected[:, order]).max() < 0.02
+
+
+def test_a_fit_starts_only_from_a_model_of_the_same_features(examples):
+    from chatbot.training import FEATURES, _start
+
+    model = fit_risk([buckets(e.text) for e in examples[::31]], [e.kind for e in examples[::31]])
+    assert model.extra["features"] == FEATURES
+    coef, intercept = _start(model, model.vocab)
+    assert np.array_equal(coef, model.coef) and np.array_equal(intercept, model.intercept)
+    wider = np.union1d(model.vocab, [1, 2, 3])  # features it never saw start at zero
+    assert not _start(model, wider)[0][:, np.isin(wider, [1, 2, 3])].any()
+    model.extra["features"] = "v0-bits1"
+    assert _start(model, model.vocab) is None
 
 
 def test_a_model_from_kept_features_is_the_model_from_fresh_ones(examples, tmp_path):
