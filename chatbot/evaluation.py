@@ -227,8 +227,9 @@ def server_turn(bot, text: str, msg_id: str, state: State | None,
     (None, state, why) where the server sends an error frame instead of a reply.
 
     The same checks in the same order as chatbot/server/chat.py (not imported: it would
-    bring Flask): a frame over MAX_FRAME_BYTES or a text over MAX_TEXT_CHARS gets the
-    crisis or emergency reply when it carries a risk, else an error; the text is stripped
+    bring Flask): a frame over MAX_FRAME_BYTES or a text over MAX_TEXT_CHARS is answered
+    when it carries a risk (Bot.carries_risk; the reply graded as any other), else it gets
+    an error; the text is stripped
     and an empty one is an error. The server's rate limit is not applied (a case has a
     handful of turns, not 20 in 10 seconds).
     """
@@ -236,11 +237,9 @@ def server_turn(bot, text: str, msg_id: str, state: State | None,
     stripped = text.strip()
     too_big = len(frame.encode("utf-8", "surrogatepass")) > settings.max_frame_bytes
     if too_big or len(stripped) > settings.max_text_chars:
-        rescued = bot.safety_reply(stripped) if stripped else None
-        if rescued is None:
+        if not stripped or not bot.carries_risk(stripped, state):
             code = "message_too_large" if too_big else "text_too_long"
             return None, state, f"no reply: the server refuses this turn ({code})"
-        return rescued, state, None
     if not stripped:
         return None, state, "no reply: the server refuses this turn (empty_text)"
     reply, new_state = bot.reply(stripped, state)

@@ -477,12 +477,15 @@ class Bot:
                      named if 0 < len(named) <= MAX_NAMED and all(
                          self.lexicon.entity(m) for m in named) else ())
 
-    def safety_reply(self, text: str) -> dict | None:
-        """The crisis or emergency reply for a message the server will not answer otherwise
-        (too long, too many): whoever is at risk is helped before any limit turns them away."""
+    def carries_risk(self, text: str, state: State | Mapping | None = None) -> bool:
+        """Whether a message the server would turn away (too long, too many) must be answered
+        anyway: it carries a risk of its own (read knowing the help shown earlier in the
+        conversation, as `reply` reads it). Whoever may be at risk is helped before any limit
+        turns them away, with the reply `reply` gives (graded: sure, or with a notice)."""
+        if not isinstance(state, State):
+            state = self.state(state)
         text = text[:MAX_SAFE_FRAME] if isinstance(text, str) else ""
-        found = self.safety.assess(text, fold(text))
-        return self._safety(Assessment(found.level, True, found.language)) if found.level else None
+        return bool(self.safety.assess(text, fold(text), None, state.concern).level)
 
     def _reply(self, text: str, state: State) -> tuple[dict, State]:
         """Safety first, on the whole message; then the answer, with a notice if risk is doubtful."""

@@ -189,7 +189,7 @@ def ask() -> Response:
         except ProtocolError as refusal:  # safety before the length and rate limits
             if refusal.code not in {"text_too_long", "rate_limited"} or client.rescues.take():
                 raise
-            frame = ReplyFrame(chat.rescue(bot, msg, refusal, log, "rest"), state)
+            frame = ReplyFrame(*chat.rescue(bot, msg, refusal, log, "rest", state, settings))
         else:
             frame = chat.reply_frame(bot, ext["frames"], text, state, settings, log, "rest", msg_id)
     except ProtocolError as err:

@@ -171,14 +171,19 @@ def parse_quietly(raw: str | bytes, settings: Settings) -> dict | None:
         return None
 
 
-def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel: str) -> dict:
-    """The engine's crisis or emergency reply for a message a limit would turn away (too
+def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel: str,
+           state, settings: Settings) -> tuple[dict, Any]:
+    """The engine's reply (and the state after it) for a message a limit would turn away (too
     long, too large, too many), when it carries any risk; otherwise the refusal is raised.
 
     Safety comes before every limit: someone in crisis who writes at length, or fast, is
-    helped, not told to shorten their message. Only the question is read: a frame that is not
-    a JSON object with a text gets the refusal. Callers bound what reading refused messages
-    costs with the client's rescue budget (clients.py): past it a flood is refused unread.
+    helped, not told to shorten their message. The reply is graded as any other: the crisis
+    or emergency reply where the risk is sure, else the answer to the message (read from its
+    first characters, dialogue.MAX_INPUT_CHARS) with the safety notice first, so a long story
+    with a dark word in it is answered with a notice rather than given the crisis reply. Only
+    the question is read: a frame that is not a JSON object with a text gets the refusal.
+    Callers bound what reading refused messages costs with the client's rescue budget
+    (clients.py): past it a flood is refused unread.
     """
     if msg is None:
         raise refusal
@@ -187,11 +192,9 @@ def rescue(bot, msg: dict | None, refusal: ProtocolError, log: EventLog, channel
     text = msg.get("text")
     if not isinstance(text, str) or not text.strip():
         raise refusal
-    reply = bot.safety_reply(text.strip())
-    if reply is None:
+    if not bot.carries_risk(text.strip(), state):
         raise refusal
-    log.reply(channel, reply["kind"], reply["confidence"], len(text), 0.0, question=text)
-    return reply
+    return answer(bot, text.strip(), state, settings, log, channel, refusal.msg_id)
 
 
 class ReplyFrame:
@@ -323,5 +326,7 @@ class Conversation:
     def _rescued(self, msg: dict | None, refusal: ProtocolError) -> str:
         """The safety reply for a refused message that carries risk (see rescue), or the
         refusal with the message's id when it has one."""
-        reply = rescue(self.bot, msg, refusal, self.log, "ws")
-        return ReplyFrame(reply, self.state).text(refusal.msg_id)
+        frame = ReplyFrame(*rescue(self.bot, msg, refusal, self.log, "ws", self.state,
+                                   self.settings))
+        self.state = frame.state
+        return frame.text(refusal.msg_id)
