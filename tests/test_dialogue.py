@@ -260,7 +260,7 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # not covered with sets FO-FT trained on, answered again from FW-FZ to JC; the second
     # answered with the passage saying what corticosteroids are with IZ and JD-JK, and
     # with the one on how well prednisone works again from JL and JM to KC; the first
-    # refused from IZ and JD-JK (the ranker unsure, 0.39), answered again since PB-PO
+    # refused from IZ and JD-JK (the ranker unsure, 0.39), answered again since PB-PL
     ("is eczema something I'll have for life", "chronic"),
     # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
     # are won, 0.81); answered again from the sets after them to NU; with NV-NX and OD the
