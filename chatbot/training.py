@@ -60,8 +60,8 @@ MAX_ITER = 3000
 # 10,620 answerable) right / wrong 9,416 / 399 -> 9,419 / 395, not covered refused 2,647 ->
 # 2,646 of 2,783, small talk 1,541 of 1,623 either way
 # (Since the thirty-first session the risk model is fitted by chatbot.newton, which reaches
-# the same optimum in a third of the time and can start from the saved model; SOLVER and TOL
-# remain the answer side's defaults and the scikit-learn fit the tests compare it with.)
+# the same optimum in a little over half the time and can start from the saved model; SOLVER
+# and TOL remain fit_pipeline's defaults: the scikit-learn fit the tests compare it with.)
 SOLVER = "newton-cg"
 # The risk model's fit stops where the largest component of its gradient (a mean over every
 # row) falls below TOL. At 1e-4 the whole corpus took 8 Newton steps and every message was
@@ -240,7 +240,7 @@ def fit_risk(rows: list[dict[int, int]] | Flat, labels: list[str], key: str = ""
              start: RiskModel | None = None, threads: int = newton.THREADS) -> RiskModel:
     """The risk model for examples given as their buckets (or a Flat) and kinds: the TF-IDF
     step by scikit-learn, the logistic regression by chatbot.newton (the optimum of
-    scikit-learn's, at a third of its time), started from `start`'s weights for the features
+    scikit-learn's, in a little over half its time from zero), started from `start`'s weights for the features
     it knew when it was fitted on the same features: after an edit of a few examples the fit
     is then one or two Newton steps, not a dozen."""
     vocab, tfidf, x = tfidf_features(rows)
