@@ -405,10 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"chatbot: {exc}", file=sys.stderr)
         return 2
-    if args.command == "train":
-        return _train(settings)
-    if args.command == "check":
-        return _check(settings, args.cv)
+    if args.command in ("train", "check"):
+        try:
+            code = _train(settings) if args.command == "train" else _check(settings, args.cv)
+            sys.stdout.flush()
+            return code
+        except BrokenPipeError:  # `chatbot train | head -1`: the work is done and saved
+            _stdout_to_devnull()
+            return 0
     if args.command == "eval":
         return _eval(settings, args, cases)
     from chatbot.server import serve as run_server

@@ -179,6 +179,16 @@ def test_a_reader_that_stops_early_ends_ask_quietly(pipeline, ask_at):
                                            "parts of the immune system."]
 
 
+
+def test_a_reader_that_stops_early_ends_chatbot_check_quietly():
+    """`chatbot check | true`: what it prints after the reader left is not worth a traceback
+    (train is the same path; its models are saved before it prints)."""
+    out = subprocess.run(["bash", "-c", '"$CHATBOT" check | true; echo "${PIPESTATUS[@]}" >&2'],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "CHATBOT": str(BIN / "chatbot")})
+    *messages, statuses = out.stderr.splitlines()
+    assert messages == [] and statuses.split()[0] == "0"
+
 # ---- how a reply looks: safety notices, emergencies, colour -------------------------------
 
 CRISIS = {
