@@ -91,7 +91,7 @@ def _row_blocks(x, n: int) -> list:
     return [x[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z: np.ndarray) -> np.ndarray:
     """Each row's class probabilities from its logits (shifted by the row's largest, so no
     exponential overflows)."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -113,7 +113,7 @@ def fit(x, y: np.ndarray, weights: np.ndarray, c: float, classes: int,
         problem = _Problem(x, np.asarray(y), np.asarray(weights, dtype=float), c, classes,
                            pool, threads)
         z = problem.times(w) + b
-        p = _softmax(z)
+        p = softmax(z)
         value = problem.value(z, w)
         for step in range(1, MAX_STEPS + 1):
             gw, gb = problem.gradient(p, w)
@@ -127,7 +127,7 @@ def fit(x, y: np.ndarray, weights: np.ndarray, c: float, classes: int,
                 if new_value <= value + 1e-4 * t * slope or t < 1e-6:
                     break
                 t *= 0.5
-            new_p = _softmax(new_z)
+            new_p = softmax(new_z)
             change = float(np.abs(new_p - p).max())
             w, b, z, p, value = new_w, b + t * db, new_z, new_p, new_value
             if change < step_tol:
