@@ -148,8 +148,11 @@ class Settings:
     reply_cache_size: int = 4096  # recent replies kept in memory (0: none)
     cache_dir: Path | None = None  # where `ask` keeps the article's word stems between runs
     # websocket limits (the protocol in docs/protocol.md)
-    max_text_chars: int = 500
-    max_frame_bytes: int = 4096
+    # A patient may tell their whole story before the question: the longest message is what
+    # the engine reads (dialogue.MAX_INPUT_CHARS), and a frame holds it even with every
+    # character escaped as \uXXXX by a client's JSON encoder (6 bytes each)
+    max_text_chars: int = 2000
+    max_frame_bytes: int = 16384
     rate_limit_messages: int = 20
     rate_limit_seconds: int = 10
     idle_timeout: int = 300
@@ -180,8 +183,8 @@ class Settings:
             min_confidence=_float(env, "MIN_CONFIDENCE", 0.6, 0.0, 1.0),
             reply_cache_size=_int(env, "REPLY_CACHE_SIZE", 4096, 0),
             cache_dir=_cache_dir(env),
-            max_text_chars=_int(env, "MAX_TEXT_CHARS", 500, 1),
-            max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 4096, 64),
+            max_text_chars=_int(env, "MAX_TEXT_CHARS", 2000, 1),
+            max_frame_bytes=_int(env, "MAX_FRAME_BYTES", 16384, 64),
             rate_limit_messages=_int(env, "RATE_LIMIT_MESSAGES", 20, 1),
             rate_limit_seconds=_int(env, "RATE_LIMIT_SECONDS", 10, 1),
             idle_timeout=_int(env, "IDLE_TIMEOUT", 300, 1),

@@ -3,6 +3,8 @@ verdicts (tests/shared/eval/chat_eval.py, the copy of ../shared), on the same re
 against a live server, and sorts every case into exactly one outcome."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import importlib.util
 import json
 import subprocess
@@ -132,6 +134,7 @@ def test_turns_are_played_as_the_server_plays_them(bot, settings):
     reply (the server answers it with an error frame) and fails the case; a turn over
     MAX_TEXT_CHARS is refused, unless it carries a risk, when it gets the reply graded as any
     other: the crisis reply where the risk is sure, else its answer with the notice."""
+    settings = replace(settings, max_text_chars=500)  # the stories below are 600-700 characters
     follow_up = run_case(bot, case(["what is dupilumab", "  what are the side effects?  "],
                                    "answer", ["conjunctivitis"]), settings)
     assert follow_up.passed

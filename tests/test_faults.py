@@ -226,7 +226,7 @@ def malformed(rng: random.Random) -> tuple[int, bytes, set[str]]:
                            b'{"type": "ask", "id": "b", "text": "biologics"}'])
         return 0x2, data, {"binary_frame"}
     if pick == 3:  # oversize but below the hard cap: an error, the chat goes on
-        return 0x1, json.dumps({"type": "ask", "id": "o", "text": "a" * rng.randint(4200, 60000)}
+        return 0x1, json.dumps({"type": "ask", "id": "o", "text": "a" * rng.randint(16500, 60000)}
                                ).encode(), {"message_too_large"}
     if pick == 4:  # deeply nested arrays (RecursionError territory) within 4 KiB
         d = rng.choice([50, 900, 1500, 2000])
@@ -247,7 +247,7 @@ def malformed(rng: random.Random) -> tuple[int, bytes, set[str]]:
         bad = rng.choice(["1", '"ask"', "null", "true", "[]", '[{"type": "ask"}]', "3.14"])
         return 0x1, bad.encode(), {"invalid_message"}
     if pick == 10:  # empty or too long text
-        text = rng.choice(["", "   ", "\n\t", "x" * rng.randint(501, 1200)])
+        text = rng.choice(["", "   ", "\n\t", "x" * rng.randint(2001, 4000)])
         return 0x1, json.dumps({"type": "ask", "id": "e", "text": text}).encode(), {
             "empty_text", "text_too_long"}
     # valid JSON framed in fragments with junk inside: still one message, still one error

@@ -245,17 +245,18 @@ BAD_FRAMES = [
     pytest.param({"type": "ask", "id": "t3", "text": ["hi"]}, "invalid_text", "t3", id="list-text"),
     pytest.param({"type": "ask", "id": "t4", "text": ""}, "empty_text", "t4", id="empty-text"),
     pytest.param({"type": "ask", "id": "t5", "text": " \n\t "}, "empty_text", "t5", id="blank-text"),
-    pytest.param({"type": "ask", "id": "t6", "text": "why " * 126}, "text_too_long", "t6",
-                 id="text-over-500"),
+    pytest.param({"type": "ask", "id": "t6", "text": "why " * 501}, "text_too_long", "t6",
+                 id="text-over-2000"),
     pytest.param({"type": "ask", "id": {"a": 1}, "text": "hi"}, "invalid_id", None, id="object-id"),
     pytest.param({"type": "ask", "id": "x" * 101, "text": "hi"}, "invalid_id", None, id="long-id"),
     pytest.param({"type": "ask", "id": "c1", "text": "hi", "context": "junk"}, "invalid_context",
                  "c1", id="string-context"),
     pytest.param({"type": "ask", "id": "c2", "text": "hi", "context": [1, 2]}, "invalid_context",
                  "c2", id="list-context"),
-    pytest.param(json.dumps({"type": "ask", "id": "big", "text": "a"}) + " " * 4100,
-                 "message_too_large", "big", id="frame-over-4KiB"),
-    pytest.param("[" * 3000 + "x" * 4100, "message_too_large", None, id="unreadable-frame-over-4KiB"),
+    pytest.param(json.dumps({"type": "ask", "id": "big", "text": "a"}) + " " * 16400,
+                 "message_too_large", "big", id="frame-over-16KiB"),
+    pytest.param("[" * 3000 + "x" * 16400, "message_too_large", None,
+                 id="unreadable-frame-over-16KiB"),
 ]
 
 
@@ -465,11 +466,11 @@ def test_rest_context_round_trips_and_answers_carry_no_store(server):
     ({}, 400, "invalid_text"),
     ({"text": None}, 400, "invalid_text"),
     ({"text": "   "}, 400, "empty_text"),
-    ({"text": "a" * 501}, 400, "text_too_long"),
+    ({"text": "a" * 2001}, 400, "text_too_long"),
     ({"text": "hi", "context": "junk"}, 400, "invalid_context"),
     ({"text": "hi", "context": [1, 2]}, 400, "invalid_context"),
     ({"text": "hi", "id": [1]}, 400, "invalid_id"),
-    ({"text": "hi", "context": {"pad": "x" * 20000}}, 413, "message_too_large"),
+    ({"text": "hi", "context": {"pad": "x" * 40000}}, 413, "message_too_large"),
 ])
 def test_rest_errors_are_json_with_4xx(server, body, status, code):
     got_status, headers, got = rest_ask(server, body)

@@ -229,6 +229,6 @@ def test_a_malformed_chunked_body_is_400_and_an_oversize_one_413(limited):
     status, body = raw_request(limited, head + b"zz\r\n{}\r\n0\r\n\r\n")
     assert status == 400 and json.loads(body)["code"] == "invalid_body"
     big = b"4000\r\n" + b" " * 0x4000 + b"\r\n"
-    status, body = raw_request(limited, head.replace(b".15", b".16") + big * 2 + b"0\r\n\r\n")
+    status, body = raw_request(limited, head.replace(b".15", b".16") + big * 3 + b"0\r\n\r\n")
     assert status == 413 and json.loads(body)["code"] == "message_too_large"
     assert "Traceback" not in limited.log()

@@ -131,11 +131,11 @@ def test_every_string_a_caller_passes_is_clipped_but_our_traceback_is_not():
 def test_a_logged_question_keeps_its_real_length_but_not_more():
     stream = io.StringIO()
     log = EventLog(True, stream)
-    log.reply("ws", "answer", 1.0, 500, 0.1, question="q" * 500)  # MAX_TEXT_CHARS
+    log.reply("ws", "answer", 1.0, 2000, 0.1, question="q" * 2000)  # MAX_TEXT_CHARS
     log.reply("ws", "error", 0.0, 20000, 0.1, question="z" * 20000)
     ok, long = lines_of(stream)
-    assert ok["question"] == "q" * 500
-    assert long["question"] == "z" * 1000 + "…(20000 chars)"
+    assert ok["question"] == "q" * 2000
+    assert long["question"] == "z" * 4000 + "…(20000 chars)"
 
 
 def test_1000_refused_origins_in_a_window_are_five_lines_and_one_summary():

@@ -159,7 +159,7 @@
     '<span class="ecw-dot" aria-hidden="true"></span><span class="ecw-dot" aria-hidden="true"></span>' +
     '<span>Looking up an answer\u2026</span></div>' +
     '<form class="ecw-form"><label class="ecw-sr" for="ecw-input">Your question</label>' +
-    '<input class="ecw-input" id="ecw-input" type="text" maxlength="500" autocomplete="off" enterkeyhint="send" ' +
+    '<input class="ecw-input" id="ecw-input" type="text" maxlength="2000" autocomplete="off" enterkeyhint="send" ' +
     'placeholder="Type your question\u2026">' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
     '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +

@@ -33,7 +33,7 @@ WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
 # only frames above this hard cap make the websocket library close the connection (1009).
 HARD_FRAME_CAP = 64 * 1024
 # REST bodies carry the question and the opaque context from the last reply.
-MAX_BODY_BYTES = 16 * 1024
+MAX_BODY_BYTES = 32 * 1024
 
 
 # The placeholder in web/embed.html, replaced with this server's address when it is served.

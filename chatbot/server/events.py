@@ -33,9 +33,9 @@ BATCH_SECONDS = 0.2
 # A string field longer than this is written as its first CLIP_CHARS characters and a marker,
 # "…(8192 chars)", giving its full length. Fields named in CLIP_CHARS_BY_FIELD have their own
 # limit (None: never cut): `traceback` is our own stack frames; `question` is only logged when
-# the operator asked for it (LOG_QUESTIONS=1) and a real one runs to MAX_TEXT_CHARS (500).
+# the operator asked for it (LOG_QUESTIONS=1) and a real one runs to MAX_TEXT_CHARS (2,000).
 CLIP_CHARS = 200
-CLIP_CHARS_BY_FIELD: dict[str, int | None] = {"traceback": None, "question": 1000}
+CLIP_CHARS_BY_FIELD: dict[str, int | None] = {"traceback": None, "question": 4000}
 _CLIP_DEPTH = 4  # containers nested deeper are written as one clipped string
 
 # Repeated events: after SUMMARY_AFTER lines with the same key within SUMMARY_WINDOW seconds
