@@ -1056,3 +1056,28 @@ def test_scrolling_past_the_conversation_does_not_scroll_the_page(page, server):
     at_end = log.evaluate("e => e.scrollHeight - e.scrollTop - e.clientHeight < 2")
     assert at_end, "the wheel did not scroll the conversation"
     assert page.evaluate("() => window.scrollY") == 0, "the page behind the chat scrolled"
+
+
+def test_the_box_grows_with_a_story_and_enter_sends_it(page, server):
+    """A patient who tells their story first sees it as they write it: the box grows (up to
+    about five lines, then scrolls), Shift+Enter starts a new line, Enter sends, and the box
+    is back to one line for the next question."""
+    frames = open_widget(page, server.url)
+    box = page.locator(".ecw-input")
+    one_line = box.bounding_box()["height"]
+    box.fill("I have had eczema since I was a baby. " * 6)
+    grown = box.bounding_box()["height"]
+    assert grown > 1.5 * one_line
+    box.fill("I have had eczema since I was a baby. " * 60)
+    assert box.bounding_box()["height"] < 7 * one_line  # capped: it scrolls
+    box.fill("My story.")
+    box.press("Shift+Enter")
+    box.press_sequentially("Is dupixent a biologic?")
+    assert box.input_value() == "My story.\nIs dupixent a biologic?"
+    assert not [f for f in frames.sent if f.get("type") == "ask"]
+    box.press("Enter")
+    expect(page.locator(".ecw-user")).to_have_count(1)
+    expect(box).to_have_value("")
+    assert abs(box.bounding_box()["height"] - one_line) < 1
+    assert [f["text"] for f in frames.sent if f.get("type") == "ask"] == \
+        ["My story.\nIs dupixent a biologic?"]

@@ -61,7 +61,7 @@
     // A reply that arrived while the panel was shut: a count on the button, in a ring so it shows on any accent.
     '.ecw-badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;box-sizing:border-box;border-radius:11px;',
     '  border:2px solid #fff;background:#b00020;color:#fff;font:700 12px/18px system-ui,sans-serif;text-align:center}',
-    'button:focus-visible,input:focus-visible,a:focus-visible,.ecw-log:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}',
+    'button:focus-visible,textarea:focus-visible,a:focus-visible,.ecw-log:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}',
     '.ecw-panel{position:fixed;bottom:92px;right:20px;z-index:2147483001;width:min(390px,calc(100vw - 40px));',
     '  height:min(620px,calc(100vh - 112px));display:flex;flex-direction:column;background:#fff;border-radius:14px;',
     '  box-shadow:0 8px 30px rgba(0,0,0,.3);overflow:hidden;animation:ecw-in .18s ease-out}',
@@ -123,9 +123,10 @@
     '.ecw-dot{width:7px;height:7px;border-radius:50%;background:#666;animation:ecw-bounce 1s infinite ease-in-out}',
     '.ecw-dot:nth-child(2){animation-delay:.15s}.ecw-dot:nth-child(3){animation-delay:.3s}',
     '@keyframes ecw-bounce{0%,80%,100%{transform:translateY(0)}40%{transform:translateY(-5px)}}',
-    '.ecw-form{display:flex;gap:8px;padding:10px;border-top:1px solid #dcdfe4;background:#fff}',
-    '.ecw-input{flex:1;min-width:0;font:inherit;font-size:16px;padding:9px 12px;border:1.5px solid #767676;border-radius:10px;color:#1a1a1a;background:#fff}',
-    '.ecw-send{font:inherit;font-size:15px;font-weight:600;padding:0 16px;border:0;border-radius:10px;background:var(--ecw-accent);color:var(--ecw-on-accent);cursor:pointer}',
+    '.ecw-form{display:flex;align-items:flex-end;gap:8px;padding:10px;border-top:1px solid #dcdfe4;background:#fff}',
+    // The box grows with a story up to about five lines, then scrolls.
+    '.ecw-input{flex:1;min-width:0;font:inherit;font-size:16px;line-height:1.35;padding:9px 12px;border:1.5px solid #767676;border-radius:10px;color:#1a1a1a;background:#fff;box-sizing:border-box;resize:none;max-height:8.5em;overflow-y:auto}',
+    '.ecw-send{font:inherit;font-size:15px;font-weight:600;min-height:44px;padding:0 16px;border:0;border-radius:10px;background:var(--ecw-accent);color:var(--ecw-on-accent);cursor:pointer}',
     '.ecw-input:disabled,.ecw-send:disabled{opacity:.6;cursor:not-allowed}',
     // New chat, Save chat and Print, under the input.
     '.ecw-tools{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:8px;padding:0 10px 8px;background:#fff}',
@@ -159,8 +160,8 @@
     '<span class="ecw-dot" aria-hidden="true"></span><span class="ecw-dot" aria-hidden="true"></span>' +
     '<span>Looking up an answer\u2026</span></div>' +
     '<form class="ecw-form"><label class="ecw-sr" for="ecw-input">Your question</label>' +
-    '<input class="ecw-input" id="ecw-input" type="text" maxlength="2000" autocomplete="off" enterkeyhint="send" ' +
-    'placeholder="Type your question\u2026">' +
+    '<textarea class="ecw-input" id="ecw-input" rows="1" maxlength="2000" autocomplete="off" enterkeyhint="send" ' +
+    'placeholder="Type your question\u2026"></textarea>' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
     '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +
     '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep">Save chat</button>' +
@@ -224,6 +225,15 @@
       e.preventDefault();
       ask(ui.input.value);
     });
+    // Enter sends, as in any chat; Shift+Enter starts a new line (and an input method that is
+    // still composing a word keeps its Enter).
+    ui.input.addEventListener('keydown', function (e) {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        ask(ui.input.value);
+      }
+    });
+    ui.input.addEventListener('input', fitInput);
     // When a row above or below the log appears (status, help, typing), the log gets shorter:
     // if it was scrolled to its end, keep it there, so the last message is never covered.
     var atEnd = true;
@@ -745,11 +755,18 @@
     if (!text || unavailable) return;
     var question = { id: 'q' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8), text: text };
     ui.input.value = '';
+    fitInput();
     ui.typing.hidden = false; // before the question goes in, so the row can't cover it
     append({ who: 'user', text: text });
     state.pending.push(question);
     save();
     if (!sendAsk(question)) connect(); // offline: it goes out when the connection opens
+  }
+
+  /** Grows the box to its text (its stylesheet caps it at about five lines, then it scrolls). */
+  function fitInput() {
+    ui.input.style.height = 'auto';
+    if (ui.input.value) ui.input.style.height = ui.input.scrollHeight + 3 + 'px'; // + its borders
   }
 
   function sendAsk(q) {
