@@ -1081,3 +1081,20 @@ def test_the_box_grows_with_a_story_and_enter_sends_it(page, server):
     assert abs(box.bounding_box()["height"] - one_line) < 1
     assert [f["text"] for f in frames.sent if f.get("type") == "ask"] == \
         ["My story.\nIs dupixent a biologic?"]
+
+
+def test_a_story_longer_than_the_box_takes_is_cut_with_a_word(page, server):
+    """The box takes 2,000 characters; a longer text pasted in is cut there by the browser, and
+    the widget says so rather than sending a story without its end unannounced."""
+    open_widget(page, server.url)
+    box, limit = page.locator(".ecw-input"), page.locator(".ecw-limit")
+    expect(limit).to_be_hidden()
+    box.fill("x" * 2100)
+    assert len(box.input_value()) == 2000
+    expect(limit).to_be_visible()
+    expect(limit).to_contain_text("2,000 characters")
+    box.fill("what is dupilumab")
+    expect(limit).to_be_hidden()
+    box.fill("y" * 2000)
+    box.press("Enter")
+    expect(limit).to_be_hidden()  # sent: the box is empty again

@@ -129,6 +129,7 @@
     '.ecw-send{font:inherit;font-size:15px;font-weight:600;min-height:44px;padding:0 16px;border:0;border-radius:10px;background:var(--ecw-accent);color:var(--ecw-on-accent);cursor:pointer}',
     '.ecw-input:disabled,.ecw-send:disabled{opacity:.6;cursor:not-allowed}',
     // New chat, Save chat and Print, under the input.
+    '.ecw-limit{margin:0;padding:0 12px 6px;font-size:13px;color:#6b3d00;background:#fff}',
     '.ecw-tools{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:8px;padding:0 10px 8px;background:#fff}',
     '.ecw-tools button{font:inherit;font-size:13px;min-height:32px;color:#1a1a1a;background:#fff;border:1px solid #767676;border-radius:8px;padding:2px 10px;cursor:pointer}',
     '.ecw-tools button:disabled{opacity:.6;cursor:not-allowed}',
@@ -163,6 +164,8 @@
     '<textarea class="ecw-input" id="ecw-input" rows="1" maxlength="2000" autocomplete="off" enterkeyhint="send" ' +
     'placeholder="Type your question\u2026"></textarea>' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
+    '<p class="ecw-limit" role="status" hidden>That is the longest message the chat takes (2,000 characters): ' +
+    'anything after it was not kept.</p>' +
     '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +
     '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep">Save chat</button>' +
     '<button class="ecw-print" type="button" title="Print this conversation, with its sources">Print</button></div>' +
@@ -204,7 +207,7 @@
     tpl.innerHTML = SKELETON; // static markup of our own; no server or page text in it
     shadow.appendChild(tpl.content);
     root = shadow.querySelector('.ecw-root');
-    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'tools', 'save', 'print', 'footer', 'badge', 'unread']
+    ['launcher', 'panel', 'title', 'new', 'close', 'about', 'status', 'help', 'log', 'typing', 'form', 'input', 'send', 'limit', 'tools', 'save', 'print', 'footer', 'badge', 'unread']
       .forEach(function (name) { ui[name] = shadow.querySelector('.ecw-' + name); });
 
     if (settings.position === 'left') root.classList.add('ecw-left');
@@ -763,8 +766,13 @@
     if (!sendAsk(question)) connect(); // offline: it goes out when the connection opens
   }
 
-  /** Grows the box to its text (its stylesheet caps it at about five lines, then it scrolls). */
+  /**
+   * Grows the box to its text (its stylesheet caps it at about five lines, then it scrolls),
+   * and says so when the text is as long as the box takes: a longer story pasted in is cut
+   * at that length by the browser without a word.
+   */
   function fitInput() {
+    ui.limit.hidden = ui.input.value.length < ui.input.maxLength;
     ui.input.style.height = 'auto';
     if (ui.input.value) ui.input.style.height = ui.input.scrollHeight + 3 + 'px'; // + its borders
   }
