@@ -128,8 +128,9 @@
     '.ecw-input{flex:1;min-width:0;font:inherit;font-size:16px;line-height:1.35;padding:9px 12px;border:1.5px solid #767676;border-radius:10px;color:#1a1a1a;background:#fff;box-sizing:border-box;resize:none;max-height:8.5em;overflow-y:auto}',
     '.ecw-send{font:inherit;font-size:15px;font-weight:600;min-height:44px;padding:0 16px;border:0;border-radius:10px;background:var(--ecw-accent);color:var(--ecw-on-accent);cursor:pointer}',
     '.ecw-input:disabled,.ecw-send:disabled{opacity:.6;cursor:not-allowed}',
-    // New chat, Save chat and Print, under the input.
+    // The line that says a text pasted in was cut at the box's length.
     '.ecw-limit{margin:0;padding:0 12px 6px;font-size:13px;color:#6b3d00;background:#fff}',
+    // New chat, Save chat and Print, under the input.
     '.ecw-tools{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:8px;padding:0 10px 8px;background:#fff}',
     '.ecw-tools button{font:inherit;font-size:13px;min-height:32px;color:#1a1a1a;background:#fff;border:1px solid #767676;border-radius:8px;padding:2px 10px;cursor:pointer}',
     '.ecw-tools button:disabled{opacity:.6;cursor:not-allowed}',
@@ -164,8 +165,8 @@
     '<textarea class="ecw-input" id="ecw-input" rows="1" maxlength="2000" autocomplete="off" enterkeyhint="send" ' +
     'placeholder="Type your question\u2026"></textarea>' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
-    '<p class="ecw-limit" role="status" hidden>That is the longest message the chat takes (2,000 characters): ' +
-    'anything after it was not kept.</p>' +
+    '<p class="ecw-limit" role="status" hidden>That is the longest message the chat takes (2,000 characters); ' +
+    'anything longer is cut off there.</p>' +
     '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +
     '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep">Save chat</button>' +
     '<button class="ecw-print" type="button" title="Print this conversation, with its sources">Print</button></div>' +
