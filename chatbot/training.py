@@ -64,8 +64,8 @@ MAX_ITER = 3000
 # and TOL remain fit_pipeline's defaults: the scikit-learn fit the tests compare it with.)
 SOLVER = "newton-cg"
 # scikit-learn's fit (the risk model's until the thirty-first session) stops where the largest
-# component of its gradient (a mean over every row) falls below TOL. At 1e-4 the whole corpus took 8 Newton steps and every message was
-# within 0.03 of the optimum, but a corpus a seventh its size (a clinic's, or the test's) stopped
+# component of its gradient (a mean over every row) falls below TOL. At 1e-4 the whole corpus
+# took 8 Newton steps and every message was within 0.03 of the optimum, but a corpus a seventh its size (a clinic's, or the test's) stopped
 # after 5, 0.055 off the optimum on the examples just added; at 5e-5 the corpus still takes 8
 # steps, and the smaller one 6, 0.01 off (twentieth session; 2e-5 costs the corpus a ninth step)
 TOL = 5e-5
@@ -238,9 +238,9 @@ def fit_risk(rows: list[dict[int, int]] | Flat, labels: list[str], key: str = ""
              start: RiskModel | None = None, threads: int = newton.THREADS) -> RiskModel:
     """The risk model for examples given as their buckets (or a Flat) and kinds: the TF-IDF
     step by scikit-learn, the logistic regression by chatbot.newton (the optimum of
-    scikit-learn's, in a little over half its time from zero), started from `start`'s weights for the features
-    it knew when it was fitted on the same features: after an edit of a few examples the fit
-    is then one or two Newton steps, not a dozen."""
+    scikit-learn's, in a little over half its time from zero), started from `start`'s weights
+    for the features it knew when it was fitted on the same features: after an edit of a few
+    examples the fit is then one or two Newton steps, not a dozen."""
     vocab, tfidf, x = tfidf_features(rows)
     y = np.array([CLASSES.index(k) for k in labels])
     weights = np.array([CLASS_WEIGHT[k] for k in labels])

@@ -68,6 +68,7 @@ def model_for(corpus_dir: Path, cache_dir: Path | None) -> RiskModel | None:
         # before they did
         from chatbot.training import saved_risk_model, train
         from chatbot.core.examples import load_examples
-        return train(load_examples(corpus_dir), key, start=saved_risk_model(corpus_dir / MODEL_FILE))
+        return train(load_examples(corpus_dir), key,
+                     start=saved_risk_model(corpus_dir / MODEL_FILE))
 
     return saved_or_trained(RiskModel, corpus_dir / MODEL_FILE, files, cache_dir, "risk", train)

@@ -324,8 +324,8 @@ class Conversation:
         return None
 
     def _rescued(self, msg: dict | None, refusal: ProtocolError) -> str:
-        """The safety reply for a refused message that carries risk (see rescue), or the
-        refusal with the message's id when it has one."""
+        """The reply to a refused message that carries risk, graded as any other (see
+        rescue), or the refusal with the message's id when it has one."""
         frame = ReplyFrame(*rescue(self.bot, msg, refusal, self.log, "ws", self.state,
                                    self.settings))
         self.state = frame.state
