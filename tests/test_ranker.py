@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_examples
-from chatbot.core.ranker import FEATURES, FOLLOW_UP_FEATURES, Found, best, candidates
+from chatbot.core.ranker import (CONTEXT_WORDS, FEATURES, FOLLOW_UP_FEATURES, Found, best,
+                                  candidates)
 from chatbot.training import train_answers
 from live import ROOT
 
@@ -71,6 +72,30 @@ def test_a_follow_ups_candidates_include_its_reading_alone():
     # without a reading alone (the follow-up is read as typed), its reading stands in
     same = dict(candidates(PROBS, found, bar=0.6, words=9, follow_up=(0.0, 0.0, 0.0)))
     assert same["a"][at("p_alone")] == 0.6 and same["a"][at("alone_top")] == 1.0
+
+
+def test_a_follow_ups_features_say_how_much_context_it_is_read_with():
+    """After a long story the conversation's topic is most of what the model reads, so the
+    ranker is told how much (counting 1 from CONTEXT_WORDS words, log-scaled) and weighs
+    each reading by it; a follow-up read as typed has none."""
+    found = {"c": Found(1, 0.8, 10.0, True)}
+    alone = {"a": 0.1, "b": 0.02, "c": 0.08, "d": 0.7, "no_answer": 0.09, "smalltalk": 0.01}
+    at = FOLLOW_UP_FEATURES.index
+    bare = dict(candidates(PROBS, found, bar=0.6, words=3, follow_up=(0.0, 0.0, 0.0),
+                           alone=alone))
+    assert all(f[at("context")] == f[at("p_section_context")] == f[at("p_alone_context")] == 0.0
+               for f in bare.values())
+    story = dict(candidates(PROBS, found, bar=0.6, words=3, follow_up=(0.0, 0.0, 0.0),
+                            alone=alone, context=CONTEXT_WORDS))
+    some = dict(candidates(PROBS, found, bar=0.6, words=3, follow_up=(0.0, 0.0, 0.0),
+                           alone=alone, context=4))
+    assert story["d"][at("context")] == pytest.approx(1.0)
+    assert 0.0 < some["d"][at("context")] < story["d"][at("context")]
+    assert story["d"][at("p_alone_context")] == pytest.approx(0.7)
+    assert story["a"][at("p_section_context")] == pytest.approx(story["a"][at("p_section")])
+    # the other features do not depend on it
+    others = [i for i, name in enumerate(FOLLOW_UP_FEATURES) if "context" not in name]
+    assert all([story[s][i] for i in others] == [bare[s][i] for i in others] for s in bare)
 
 
 def test_best_is_the_highest_score_as_a_probability():

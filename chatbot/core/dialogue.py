@@ -240,8 +240,9 @@ class QuestionView(NamedTuple):
                    ) -> list[tuple[str, list[float]]]:
         """Each candidate section and its features for the ranker (ranker.candidates);
         `alone`: a follow-up's probabilities read alone."""
+        context = _context_words(self.read, self.words)
         return candidates(probs, self.found, self.bar, self.words, self.previous, self.cues,
-                          alone)
+                          alone, context)
 
     @property
     def follows(self) -> bool:
@@ -342,6 +343,12 @@ def follow_text(text: str, before: State, names_medicine: bool) -> str:
     if not names_medicine and before.entity:
         text = f"{before.entity} {text}"
     return f"{before.topic} {text}" if before.topic else text
+
+
+def _context_words(read: str | None, own: int) -> int:
+    """How many words a follow-up's reading (follow_text) adds to its `own` words: the
+    conversation's topic and medicine, a story's many words or none (ranker.candidates)."""
+    return max(0, len(words(read)) - own) if read else 0
 
 
 def fold(text: str) -> str:
@@ -817,7 +824,9 @@ class Bot:
         scored = scores(weights, candidates(probs, self._found(ranking, query), bar,
                                             len(words(text)), before and before.section,
                                             cues if before is not None else None,
-                                            alone if before is not None else None))
+                                            alone if before is not None else None,
+                                            _context_words(read and read.text,
+                                                           len(words(text)))))
         chosen = max(scored, key=scored.get) if scored else None
         if before is None and probs.get(NOT_COVERED, 0.0) >= NOT_COVERED_AT \
                 and not (hits and hits[0].coverage >= NOT_COVERED_COVERAGE):
