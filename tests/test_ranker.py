@@ -98,6 +98,31 @@ def test_a_follow_ups_features_say_how_much_context_it_is_read_with():
     assert all([story[s][i] for i in others] == [bare[s][i] for i in others] for s in bare)
 
 
+def test_a_follow_up_after_a_story_is_answered_with_the_context_it_was_trained_with(
+        bot, monkeypatch):
+    """Training describes a follow-up by Bot.question_view, answering by Bot._ranked: both
+    must count the same words of context, or the ranker weighs numbers it never saw."""
+    import chatbot.core.dialogue as dialogue
+    story = ("I'm 44, a baker, and I've had eczema on my hands and arms since my twenties. "
+             "Creams stopped working last year and my dermatologist wants me on methotrexate.")
+    follow = "what should i watch out for"
+    seen = []
+    real = dialogue.candidates
+
+    def recording(*args, **kwargs):
+        seen.append(args[7] if len(args) > 7 else kwargs.get("context", 0))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dialogue, "candidates", recording)
+    view = bot.question_view(follow, (story,))
+    view.candidates(bot._probabilities(view.read, None))
+    trained = seen[-1]
+    _, state = bot.reply(story, None)
+    seen.clear()
+    bot.reply(follow, state)
+    assert trained > 10 and seen and seen[-1] == trained
+
+
 def test_best_is_the_highest_score_as_a_probability():
     cands = [("x", [0.0] * len(FEATURES)), ("y", [1.0] + [0.0] * (len(FEATURES) - 1))]
     weights = [2.0] + [0.0] * (len(FEATURES) - 1) + [-1.0]
