@@ -821,12 +821,12 @@ class Bot:
             return None
         bar = self._bar(text)
         cleared = bool(hits) and hits[0].coverage >= bar
-        scored = scores(weights, candidates(probs, self._found(ranking, query), bar,
-                                            len(words(text)), before and before.section,
+        own = len(words(text))
+        scored = scores(weights, candidates(probs, self._found(ranking, query), bar, own,
+                                            before and before.section,
                                             cues if before is not None else None,
                                             alone if before is not None else None,
-                                            _context_words(read and read.text,
-                                                           len(words(text)))))
+                                            _context_words(read and read.text, own)))
         chosen = max(scored, key=scored.get) if scored else None
         if before is None and probs.get(NOT_COVERED, 0.0) >= NOT_COVERED_AT \
                 and not (hits and hits[0].coverage >= NOT_COVERED_COVERAGE):
