@@ -229,8 +229,8 @@ def server_turn(bot, text: str, msg_id: str, state: State | None,
     The same checks in the same order as chatbot/server/chat.py (not imported: it would
     bring Flask): a frame over MAX_FRAME_BYTES or a text over MAX_TEXT_CHARS is answered
     when it carries a risk (Bot.carries_risk; the reply graded as any other), else it gets
-    an error; the text is stripped and an empty one is an error. The server's rate limit is not applied (a case has a
-    handful of turns, not 20 in 10 seconds).
+    an error; the text is stripped and an empty one is an error. The server's rate limit is
+    not applied (a case has a handful of turns, not 20 in 10 seconds).
     """
     frame = json.dumps({"type": "ask", "id": msg_id, "text": text})
     stripped = text.strip()

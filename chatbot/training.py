@@ -65,9 +65,10 @@ MAX_ITER = 3000
 SOLVER = "newton-cg"
 # scikit-learn's fit (the risk model's until the thirty-first session) stops where the largest
 # component of its gradient (a mean over every row) falls below TOL. At 1e-4 the whole corpus
-# took 8 Newton steps and every message was within 0.03 of the optimum, but a corpus a seventh its size (a clinic's, or the test's) stopped
-# after 5, 0.055 off the optimum on the examples just added; at 5e-5 the corpus still takes 8
-# steps, and the smaller one 6, 0.01 off (twentieth session; 2e-5 costs the corpus a ninth step)
+# took 8 Newton steps and every message was within 0.03 of the optimum, but a corpus a seventh
+# its size (a clinic's, or the test's) stopped after 5, 0.055 off the optimum on the examples
+# just added; at 5e-5 the corpus still takes 8 steps, and the smaller one 6, 0.01 off
+# (twentieth session; 2e-5 costs the corpus a ninth step)
 TOL = 5e-5
 ANSWER_SOLVER, ANSWER_TOL = "sag", 6e-2
 ANSWER_C = 10.0  # the answer model: many classes, fewer examples each
