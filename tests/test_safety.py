@@ -281,6 +281,11 @@ class FixedRisk:
     # ... unless the whole message is clearly ordinary (an old injury told before a question)
     (FixedRisk(0.1, 0.5, whole=0.01), "what are biologics", Assessment()),
     (FixedRisk(0.1, 0.5, whole=0.05), "what are biologics", Assessment("emergency", sure=False)),
+    # a long story needs more of its whole to read risky, unless the sentence alone is likely
+    (FixedRisk(0.3, whole=0.05, words=45), "what are biologics", Assessment()),
+    (FixedRisk(0.3, whole=0.05, words=12), "what are biologics", Assessment("crisis", sure=False)),
+    (FixedRisk(0.3, whole=0.12, words=45), "what are biologics", Assessment("crisis", sure=False)),
+    (FixedRisk(0.6, whole=0.05, words=45), "what are biologics", Assessment("crisis", sure=False)),
     # a phrase rule always gets help shown; it is sure unless the model doubts it
     (FixedRisk(0.0, whole=0.0), "i want to kill myself", Assessment("crisis", sure=False)),
     (FixedRisk(0.6), "i want to kill myself", Assessment("crisis", sure=True)),

@@ -38,8 +38,9 @@ from chatbot.core.text import keep_json, words
 # at the edge of the 3% they may be given. Lowered to 0.065 with the sharper risk model of the
 # twenty-eighth session (training.C 8): there it gives as many notices as C 4 did at 0.09 and
 # finds more crises (6 author folds, 388 authors: 97.80% -> 98.15%; at 0.06, 98.32% with
-# medicine questions given a notice 2.46%).
-NOTICE_AT = 0.065
+# medicine questions given a notice 2.46%). Lowered to 0.06 in the thirty-fourth session
+# with the bar for long messages below, which takes back more notices than it gives.
+NOTICE_AT = 0.06
 # ... and a sentence that reaches NOTICE_AT raises a doubt only where the message as a whole
 # is not clearly ordinary (P at least NOTICE_WHOLE_AT): "Shingles at 35 was the worst pain of
 # my life." inside a question about Rinvoq reads as an emergency alone (0.47), not in its
@@ -48,6 +49,17 @@ NOTICE_AT = 0.065
 # 4,091 (a story whose message scores 0.0299) and no emergency; 0.04 cost another crisis
 # and an emergency for 0.1 points fewer notices.
 NOTICE_WHOLE_AT = 0.03
+# A message of LONG_WORDS or more is a story: one hard sentence in it ("I can't do this
+# anymore", then a question about tapering) raises a doubt only where the story as a whole
+# reads at least NOTICE_WHOLE_LONG_AT, or where the sentence alone reaches
+# SENTENCE_ALONE_AT (a risk buried in one line of an ordinary story). Six author folds, 471
+# authors, 126,477 messages (thirty-fourth session, with NOTICE_AT 0.065 -> 0.06): crises
+# shown 97.95 -> 98.04%, emergencies 99.25 -> 99.32%; notices on long (250+ characters)
+# medicine questions 11.2 -> 5.6% and on long look-alikes 50.0 -> 37.3%, on short medicine
+# questions 1.89 -> 1.98%. Without SENTENCE_ALONE_AT, 6 more long crises of 1,299 missed.
+LONG_WORDS = 40
+NOTICE_WHOLE_LONG_AT = 0.1
+SENTENCE_ALONE_AT = 0.5
 # After crisis or emergency help was shown earlier in a conversation, a later message gets
 # that notice again from this probability of the same level, however the message as a whole
 # reads: "if cibinqo fails too i have a plan", then a side-effects question, then "cibinqo
@@ -487,7 +499,7 @@ def grade(rule: str | None, risk: Risk | None, concern: str | None = None
 
     A rule that fires always gets help shown, sure when the model agrees (or there is no
     model); the model alone shows a notice from NOTICE_AT (the message or a sentence of it,
-    the message at least NOTICE_WHOLE_AT) and is sure from SURE_AT for a message of
+    the message at least whole_bar) and is sure from SURE_AT for a message of
     MIN_SURE_WORDS or more. After help was shown in the conversation (`concern`, its level),
     the model's probability of that level shows its notice again from CARRIED_NOTICE_AT.
     """
@@ -495,11 +507,20 @@ def grade(rule: str | None, risk: Risk | None, concern: str | None = None
         return rule, rule is not None
     if rule:
         return rule, risk.whole >= RULE_SURE_AT
-    if risk.top >= NOTICE_AT and risk.whole >= NOTICE_WHOLE_AT:
+    if risk.top >= NOTICE_AT and risk.whole >= whole_bar(risk):
         return risk.level, risk.whole >= SURE_AT and risk.words >= MIN_SURE_WORDS
     if concern and getattr(risk, concern) >= CARRIED_NOTICE_AT:
         return concern, False
     return None, False
+
+
+def whole_bar(risk: Risk) -> float:
+    """How risky the whole message must read for a risky sentence in it to raise a doubt:
+    higher for a long story, where one hard sentence is often only a bad day told, unless
+    that sentence alone is likely a risk (see LONG_WORDS)."""
+    if risk.words >= LONG_WORDS and risk.top < SENTENCE_ALONE_AT:
+        return NOTICE_WHOLE_LONG_AT
+    return NOTICE_WHOLE_AT
 
 
 def _dial(number: str) -> str:
