@@ -126,6 +126,7 @@ def test_welcome_is_sent_on_connect(server):
     assert welcome["type"] == "welcome"
     assert welcome["text"].strip() and welcome["disclaimer"].strip()
     assert isinstance(welcome["suggestions"], list)
+    assert welcome["max_text_chars"] == 2000  # MAX_TEXT_CHARS: the widget's box follows it
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

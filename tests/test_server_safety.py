@@ -24,6 +24,12 @@ def limited(tmp_path_factory):
     retire(live)
 
 
+def test_the_welcome_tells_the_widget_the_limit_the_operator_set(limited):
+    ws, welcome = connect(limited)
+    ws.close()
+    assert welcome["max_text_chars"] == 500
+
+
 def test_a_long_message_in_crisis_gets_the_crisis_reply_not_text_too_long(limited):
     text = (STORY + "None of it matters now. I have saved up my pills and I am going to take all of "
             "them tonight after everyone is asleep. I already wrote letters to my kids and my "

@@ -1098,3 +1098,19 @@ def test_a_story_longer_than_the_box_takes_is_cut_with_a_word(page, server):
     box.fill("y" * 2000)
     box.press("Enter")
     expect(limit).to_be_hidden()  # sent: the box is empty again
+
+
+def test_the_box_takes_what_the_server_takes(page, server_factory):
+    """An operator who lowers MAX_TEXT_CHARS lowers the box's limit too (the welcome frame
+    says it), so a story the box accepts is never refused as too long."""
+    live = server_factory(env={"MAX_TEXT_CHARS": "300"})
+    frames = open_widget(page, live.url)
+    box, limit = page.locator(".ecw-input"), page.locator(".ecw-limit")
+    box.fill("x" * 400)
+    assert len(box.input_value()) == 300
+    expect(limit).to_be_visible()
+    expect(limit).to_contain_text("300 characters")
+    box.press("Enter")
+    expect(bot_turns(page)).to_have_count(1)
+    assert [f["text"] for f in frames.sent if f.get("type") == "ask"] == ["x" * 300]
+    assert not [f for f in frames.received if f.get("type") == "error"]

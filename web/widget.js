@@ -768,6 +768,19 @@
   }
 
   /**
+   * The longest text the server takes (the welcome frame's max_text_chars, which an operator
+   * sets with MAX_TEXT_CHARS): the box takes that much and the limit line says so, so a story
+   * the box accepts is never refused as too long. Without a usable number, the default 2,000.
+   */
+  function setLimit(chars) {
+    if (typeof chars !== 'number' || !(chars >= 1) || Math.floor(chars) !== chars) chars = 2000;
+    ui.input.maxLength = chars;
+    ui.limit.textContent = 'That is the longest message the chat takes (' +
+      chars.toLocaleString('en-US') + ' characters); anything longer is cut off there.';
+    fitInput();
+  }
+
+  /**
    * Grows the box to its text (its stylesheet caps it at about five lines, then it scrolls),
    * and says so when the text is as long as the box takes: a longer story pasted in is cut
    * at that length by the browser without a word.
@@ -904,6 +917,7 @@
     if (msg.type === 'welcome') {
       state.welcome = { text: msg.text, disclaimer: msg.disclaimer, suggestions: msg.suggestions };
       showAbout(msg.disclaimer);
+      setLimit(msg.max_text_chars);
       if (!state.entries.length) append(welcomeEntry(state.welcome));
       else save();
     } else if (msg.type === 'reply') {

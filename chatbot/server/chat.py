@@ -272,8 +272,10 @@ class Conversation:
         self.errors: Counter[str] = Counter()
 
     def welcome(self) -> dict:
-        """The first frame of every connection."""
-        return {"type": "welcome", **self.bot.welcome()}
+        """The first frame of every connection, with the longest text an ask may carry, so
+        the widget's box takes what this server takes (MAX_TEXT_CHARS is configurable)."""
+        return {"type": "welcome", **self.bot.welcome(),
+                "max_text_chars": self.settings.max_text_chars}
 
     def handle(self, raw: str | bytes) -> str:
         """The one frame (as JSON text) that answers one incoming frame."""
