@@ -334,6 +334,22 @@ def test_a_price_asked_after_an_answer_is_not_covered_as_costs(bot):
     assert "costs" not in reply["text"]
 
 
+@pytest.mark.parametrize("text, left_out, told", [
+    ("My pharmacy says the price went up again. How long can I stay on cyclosporine?", "costs",
+     True),
+    ("I have rosacea as well. Who should not take systemic immunomodulators?", "skin conditions",
+     True),
+    ("What would Dupixent cost me? My insurance turned it down.", "costs", False),
+    ("Can Rinvoq treat my rosacea? My eczema is better on it.", "skin conditions", False),
+])
+def test_a_topic_the_article_leaves_out_is_read_in_the_question_not_its_story(bot, text,
+                                                                           left_out, told):
+    """A price or another skin condition told before the question does not make the question
+    "not covered" with that topic's reply; asked about, it still does."""
+    reply, _ = bot.reply(text, {})
+    assert (left_out not in reply["text"]) is told, reply["text"]
+
+
 @pytest.mark.parametrize("text", ["can i take dupixent and rinvoq at the same time",
                                   "is it ok to combine methotrexate with cyclosporine"])
 def test_two_medicines_together_are_not_covered(bot, text):

@@ -257,6 +257,17 @@ def test_the_story_around_a_question_is_told_apart(message, asides):
     assert [w for w, aside in zip(words(message), flags) if aside] == asides
 
 
+@pytest.mark.parametrize("message, asked", [
+    ("My insurance turned Dupixent down. What is a biologic?", "What is a biologic?"),
+    ("What does Rinvoq cost a month? I am on a budget.", "What does Rinvoq cost a month?"),
+    ("Is dupixent safe? Is rinvoq?", None),  # every sentence asks
+    ("My son has eczema.", None),  # nothing asks: the whole message is the question
+])
+def test_the_sentences_that_ask_are_told_apart(message, asked):
+    from chatbot.core.query import asked_part
+    assert asked_part(message) == asked
+
+
 def test_the_story_stays_aside_when_a_name_typed_in_pieces_is_joined(bot):
     """Joining "metho trexate" into one word leaves the story's words aside all the same,
     and the joined name is aside only when all its pieces were."""

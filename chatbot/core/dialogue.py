@@ -27,7 +27,7 @@ from chatbot.core.english import is_english
 from chatbot.core.highlight import Highlighter
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.places import Places, replaced
-from chatbot.core.query import Query, QueryParser
+from chatbot.core.query import Query, QueryParser, asked_part
 from chatbot.core.retrieval import Hit, Index, Ranking
 from chatbot.core.risk import model_for
 from chatbot.core.safety import (AnyOf, Assessment, Safety, compile_any, compile_patterns,
@@ -948,12 +948,19 @@ class Bot:
 
     def _left_out(self, query: Query, folded: str, state: State
                   ) -> tuple[str | None, tuple[Ranking, Query] | None]:
-        """The topic the article leaves out that this message is on ([not_covered] in
-        corpus/conversation.toml: doses, costs ...), if any, but not one the article's confident
-        best passage answers after all (_article_says); and the search when that needed it."""
+        """The topic the article leaves out that this message asks about ([not_covered] in
+        corpus/conversation.toml: doses, costs ...; read in its asking sentences where it also
+        tells a story, query.asked_part), if any, but not one the article's confident best
+        passage answers after all (_article_says); and the search when that needed it."""
         searched = None
+        # the question's own sentences where a story comes with it. Out of fold (6 author
+        # folds, 31,666 conversations, thirty-fourth session): right 20,493 -> 20,531, wrong
+        # 769 -> 775, refused 1,216 -> 1,172, not covered answered 191 -> 195; single questions
+        # of 200+ characters right 90.5 -> 92.3%
+        asked = asked_part(query.text)
+        asked = folded if asked is None else fold(asked)
         for topic, pattern in self.talk.not_covered:
-            if not pattern.search(folded):
+            if not pattern.search(asked):
                 continue
             if topic in self.talk.not_covered_except:
                 searched = searched or self._search(query, folded, state)

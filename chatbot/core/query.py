@@ -86,6 +86,19 @@ class Query:
                      self.corrected, self.definition)
 
 
+def asked_part(text: str) -> str | None:
+    """The sentences of a message that ask, where others only tell (a story before its
+    question: "My insurance turned Dupixent down. What is a biologic?"); None where every
+    sentence asks or none does. What the question is about lives there: the topic rules read
+    it (Bot._left_out), so a story's words alone do not make a question "not covered"."""
+    sentences = [m.group().strip() for m in _SENTENCE.finditer(text)]
+    sentences = [s for s in sentences if words(s)]
+    asking = [s for s in sentences if _ASKS.search(s)]
+    if not asking or len(asking) == len(sentences):
+        return None
+    return " ".join(asking)
+
+
 def _joined_flags(flags: list[bool], typed: list[str], joined: dict[str, str]) -> list[bool]:
     """Per-word flags (QueryParser._asides) carried onto the words after a name typed in
     pieces was joined ("metho trexate" is one word): a joined name is an aside only if all
