@@ -91,12 +91,17 @@ def asked_part(text: str) -> str | None:
     question: "My insurance turned Dupixent down. What is a biologic?"); None where every
     sentence asks or none does. What the question is about lives there: the topic rules read
     it (Bot._left_out), so a story's words alone do not make a question "not covered"."""
-    sentences = [m.group().strip() for m in _SENTENCE.finditer(text)]
-    sentences = [s for s in sentences if words(s)]
-    asking = [s for s in sentences if _ASKS.search(s)]
+    sentences = _sentences(text)
+    asking = [sentence for sentence, asks in sentences if asks]
     if not asking or len(asking) == len(sentences):
         return None
     return " ".join(asking)
+
+
+def _sentences(text: str) -> list[tuple[str, bool]]:
+    """The message's sentences that hold a word, each with whether it asks."""
+    found = [m.group().strip() for m in _SENTENCE.finditer(text)]
+    return [(sentence, bool(_ASKS.search(sentence))) for sentence in found if words(sentence)]
 
 
 def _joined_flags(flags: list[bool], typed: list[str], joined: dict[str, str]) -> list[bool]:
@@ -163,9 +168,7 @@ class QueryParser:
         message of several sentences often tells a story ("My mom is 82 and her eczema is
         awful, itchy all over.") before it asks ("Would she be a good candidate?"); the story's
         words then weigh less, so a passage need not echo all of it to answer."""
-        sentences = [(words(m.group()), bool(_ASKS.search(m.group().strip())))
-                     for m in _SENTENCE.finditer(text)]
-        sentences = [(ws, asks) for ws, asks in sentences if ws]
+        sentences = [(words(sentence), asks) for sentence, asks in _sentences(text)]
         if not any(asks for _, asks in sentences) or all(asks for _, asks in sentences):
             return [False] * sum(len(ws) for ws, _ in sentences)
         return [not asks for ws, asks in sentences for _ in ws]
