@@ -27,7 +27,7 @@ from chatbot.core.english import is_english
 from chatbot.core.highlight import Highlighter
 from chatbot.core.lexicon import Lexicon
 from chatbot.core.places import Places, replaced
-from chatbot.core.query import Query, QueryParser, asked_part
+from chatbot.core.query import Query, QueryParser
 from chatbot.core.retrieval import Hit, Index, Ranking
 from chatbot.core.risk import model_for
 from chatbot.core.safety import (AnyOf, Assessment, Safety, compile_any, compile_patterns,
@@ -950,15 +950,14 @@ class Bot:
                   ) -> tuple[str | None, tuple[Ranking, Query] | None]:
         """The topic the article leaves out that this message asks about ([not_covered] in
         corpus/conversation.toml: doses, costs ...; read in its asking sentences where it also
-        tells a story, query.asked_part), if any, but not one the article's confident best
+        tells a story, Query.asked), if any, but not one the article's confident best
         passage answers after all (_article_says); and the search when that needed it."""
         searched = None
         # the question's own sentences where a story comes with it. Out of fold (6 author
         # folds, 31,666 conversations, thirty-fourth session): right 20,493 -> 20,531, wrong
         # 769 -> 775, refused 1,216 -> 1,172, not covered answered 191 -> 195; single questions
         # of 200+ characters right 90.5 -> 92.3%
-        asked = asked_part(query.text)
-        asked = folded if asked is None else fold(asked)
+        asked = folded if query.asked is None else fold(query.asked)
         for topic, pattern in self.talk.not_covered:
             if not pattern.search(asked):
                 continue

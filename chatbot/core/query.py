@@ -62,6 +62,7 @@ class Query:
     entities: list[str] = field(default_factory=list)  # medicines named (generic names), in order
     corrected: dict[str, str] = field(default_factory=dict)  # typo -> correction
     definition: bool = False  # asks what one thing is ("what are biologics?"): see Index.search
+    asked: str | None = None  # its sentences that ask, where others only tell (asked_part)
 
     @property
     def terms(self) -> list[str]:
@@ -83,15 +84,16 @@ class Query:
     def extended(self, concepts: list[Concept], entities: list[str] = ()) -> "Query":
         """This query plus concepts carried over from earlier turns."""
         return Query(self.text, self.concepts + concepts, self.entities + list(entities),
-                     self.corrected, self.definition)
+                     self.corrected, self.definition, self.asked)
 
 
-def asked_part(text: str) -> str | None:
+def asked_part(text: str, sentences: list[tuple[str, bool]] | None = None) -> str | None:
     """The sentences of a message that ask, where others only tell (a story before its
     question: "My insurance turned Dupixent down. What is a biologic?"); None where every
     sentence asks or none does. What the question is about lives there: the topic rules read
-    it (Bot._left_out), so a story's words alone do not make a question "not covered"."""
-    sentences = _sentences(text)
+    it (Bot._left_out), so a story's words alone do not make a question "not covered".
+    `sentences`: _sentences(text), where the caller has them."""
+    sentences = _sentences(text) if sentences is None else sentences
     asking = [sentence for sentence, asks in sentences if asks]
     if not asking or len(asking) == len(sentences):
         return None
@@ -163,12 +165,13 @@ class QueryParser:
         return found
 
     @staticmethod
-    def _asides(text: str) -> list[bool]:
+    def _asides(text: str, sentences: list[tuple[str, bool]] | None = None) -> list[bool]:
         """Per word: whether it sits in a sentence around the question rather than in it. A
         message of several sentences often tells a story ("My mom is 82 and her eczema is
         awful, itchy all over.") before it asks ("Would she be a good candidate?"); the story's
         words then weigh less, so a passage need not echo all of it to answer."""
-        sentences = [(words(sentence), asks) for sentence, asks in _sentences(text)]
+        found = _sentences(text) if sentences is None else sentences
+        sentences = [(words(sentence), asks) for sentence, asks in found]
         if not any(asks for _, asks in sentences) or all(asks for _, asks in sentences):
             return [False] * sum(len(ws) for ws, _ in sentences)
         return [not asks for ws, asks in sentences for _ in ws]
@@ -187,13 +190,15 @@ class QueryParser:
     def parse(self, text: str) -> Query:
         typed = words(text)[:MAX_QUERY_WORDS]
         raw, joined = self.speller.join_names(typed)
-        aside = _joined_flags(self._asides(text)[:MAX_QUERY_WORDS], typed, joined)
+        sentences = _sentences(text)  # split once: for the asides and for the asking part
+        aside = _joined_flags(self._asides(text, sentences)[:MAX_QUERY_WORDS], typed, joined)
         fixed = self._corrected(raw)
         stems = [self.analyzer.stem(w) for w in fixed]
         # a medicine's classes come back below as part credit
         matches = sorted(self.lexicon.specific(self.lexicon.matches(stems)),
                          key=lambda m: (m.start, m.start - m.end))
-        query = Query(text, corrected={**joined, **{w: f for w, f in zip(raw, fixed) if w != f}})
+        query = Query(text, corrected={**joined, **{w: f for w, f in zip(raw, fixed) if w != f}},
+                      asked=asked_part(text, sentences))
         for m in matches:
             if m.entry.is_entity and m.entry.name not in query.entities:
                 query.entities.append(m.entry.name)
