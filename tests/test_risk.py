@@ -3,6 +3,7 @@ examples, and answering never needs scikit-learn."""
 from __future__ import annotations
 
 import json
+import mmap
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 from chatbot.core.answers import ANSWER_MODEL_FILE, AnswerModel, answer_files
 from chatbot.core.examples import example_files, load_examples
 from chatbot.core.classifier import buckets, data_key, tokens
+from chatbot.core.corpus import CorpusError
 from chatbot.core.risk import CLASSES, MODEL_FILE, RiskModel, model_for
 from chatbot.training import (C, CLASS_WEIGHT, _matrix, fit_pipeline, fit_risk, rows_of,
                                to_model, with_sentences)
@@ -53,6 +55,49 @@ def test_saved_model_scores_survive_the_round_trip(tmp_path):
     again = RiskModel.load(tmp_path / "again.npz")
     for text in ("i want to die", "what is dupixent", "my throat is closing"):
         np.testing.assert_allclose(again.probabilities(text), saved.probabilities(text), atol=1e-6)
+
+
+def _owner(array: np.ndarray):
+    """What finally holds an array's bytes (a view's base's base ...)."""
+    while isinstance(array, np.ndarray) and array.base is not None:
+        array = array.base
+    return array.obj if isinstance(array, memoryview) else array
+
+
+def test_a_saved_model_is_read_in_place_from_its_mapped_file():
+    """`ask` reads only the pages a message touches, not both models' 30 MB, and a
+    server's workers share one copy: the arrays are read-only views of the mapped file."""
+    model = RiskModel.load(CORPUS / MODEL_FILE)
+    answers = AnswerModel.load(CORPUS / ANSWER_MODEL_FILE)
+    for array in (model.vocab, model.idf, model.coef, *answers.arrays.values()):
+        assert isinstance(_owner(array), mmap.mmap) and not array.flags.writeable
+    assert model.coef.dtype == np.float32 and model.vocab.dtype == np.int32  # as saved
+
+
+def test_a_model_saved_over_one_in_use_leaves_the_one_in_use_whole(tmp_path):
+    """Training writes beside the old file and renames: a server still reading the old
+    mapping keeps its answers (a file rewritten in place would crash it)."""
+    path = tmp_path / "risk.npz"
+    shutil.copy(CORPUS / MODEL_FILE, path)
+    in_use = RiskModel.load(path)
+    before = in_use.probabilities("i want to die")
+    RiskModel(in_use.vocab, in_use.idf, -in_use.coef, in_use.intercept, "other").save(path)
+    np.testing.assert_array_equal(in_use.probabilities("i want to die"), before)
+    assert RiskModel.load(path).key == "other" and [p.name for p in tmp_path.iterdir()] == [
+        "risk.npz"]
+
+
+@pytest.mark.parametrize("write", [
+    lambda path, arrays: np.savez_compressed(path, **arrays),
+    lambda path, arrays: path.write_bytes(b"not a zip file at all"),
+    lambda path, arrays: path.write_bytes((CORPUS / MODEL_FILE).read_bytes()[:5000]),
+], ids=["compressed", "not a zip", "cut short"])
+def test_a_model_file_that_cannot_be_mapped_says_to_train_again(tmp_path, write):
+    saved = np.load(CORPUS / MODEL_FILE)
+    path = tmp_path / "risk.npz"
+    write(path, {k: saved[k] for k in saved.files})
+    with pytest.raises(CorpusError, match="run `chatbot train`"):
+        RiskModel.load(path)
 
 
 def test_edited_examples_are_learned_once_and_kept_in_the_cache(tmp_path):

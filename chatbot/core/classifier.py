@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import mmap
+import os
 import re
 import unicodedata
+import zipfile
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -203,12 +206,16 @@ class TextClassifier:
 
     def __init__(self, vocab: np.ndarray, idf: np.ndarray, coef: np.ndarray,
                  intercept: np.ndarray, key: str = "", classes: tuple[str, ...] = ()):
+        vocab, idf, coef = np.asarray(vocab), np.asarray(idf), np.asarray(coef)
         if not np.all(vocab[1:] > vocab[:-1]):  # saved models are sorted already: no copy
             order = np.argsort(vocab)
             vocab, idf, coef = vocab[order], idf[order], coef[:, order]
-        self.vocab = np.ascontiguousarray(vocab, dtype=np.int64)  # sorted bucket ids
-        self.idf = np.ascontiguousarray(idf, dtype=np.float64)
-        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
+        # Kept in the types they come in (int32 and float32 as saved, read in place from the
+        # mapped file): inference gathers the few columns a message needs and computes in
+        # float64, which gives the same numbers as widening every array at every start.
+        self.vocab = vocab if vocab.dtype.kind in "iu" else vocab.astype(np.int64)  # sorted
+        self.idf = idf if idf.dtype.kind == "f" else idf.astype(np.float64)
+        self.coef = coef if coef.dtype.kind == "f" else coef.astype(np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.key = key
         self.classes = tuple(classes) or self.classes
@@ -219,32 +226,36 @@ class TextClassifier:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+        # Written beside and then renamed over the old file: a running server that mapped
+        # the old file (read_arrays) keeps reading it, never a half-written one.
+        part = path.with_name(path.name + ".part")
+        with open(part, "wb") as f:  # a file object: np.savez would append ".npz" to a name
             np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
                      coef=self.coef.astype(np.float32), intercept=self.intercept,
                      meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes),
                                                "extra": self.extra})),
                      **{ARRAY_PREFIX + k: v.astype(np.float32) for k, v in self.arrays.items()})
+        os.replace(part, path)
 
     @classmethod
     def load(cls, path: Path):
         """The model saved at `path`; a missing or foreign file says to run `chatbot train`."""
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                classes = tuple(meta.get("classes", ()))
-                if cls.classes and classes != cls.classes:
-                    raise CorpusError(path, 0, f"the model's classes are not {cls.classes}; "
-                                               "run `chatbot train`")
-                model = cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
-                            classes)
-                model.extra = meta.get("extra") or {}
-                model.arrays = {k[len(ARRAY_PREFIX):]: z[k]  # float32: read as saved
-                                for k in z.files if k.startswith(ARRAY_PREFIX)}
-                return model
+            z = read_arrays(path)
+            meta = json.loads(str(z["meta"]))
+            classes = tuple(meta.get("classes", ()))
+            if cls.classes and classes != cls.classes:
+                raise CorpusError(path, 0, f"the model's classes are not {cls.classes}; "
+                                           "run `chatbot train`")
+            model = cls(z["vocab"], z["idf"], z["coef"], z["intercept"], meta.get("key", ""),
+                        classes)
+            model.extra = meta.get("extra") or {}
+            model.arrays = {k[len(ARRAY_PREFIX):]: v  # float32: read as saved
+                            for k, v in z.items() if k.startswith(ARRAY_PREFIX)}
+            return model
         except FileNotFoundError:
             raise CorpusError(path, 0, "no trained model; run `chatbot train`") from None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise CorpusError(path, 0, f"not a trained model ({exc}); run `chatbot train`") from None
 
     # -- inference -------------------------------------------------------------
@@ -253,7 +264,8 @@ class TextClassifier:
         """The message's L2-normalised TF-IDF as (slots, weights) over the model's vocabulary;
         `counts` is buckets(text) when the caller has it already (two models read a message)."""
         counts = buckets(text) if counts is None else counts
-        keys = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        # the vocabulary's own type: a search with other keys would widen the whole array
+        keys = np.fromiter(counts, dtype=self.vocab.dtype, count=len(counts))
         # the vocabulary is sorted: a binary search finds each feature without a dict of
         # tens of thousands of entries to build at every start
         at = np.minimum(np.searchsorted(self.vocab, keys), len(self.vocab) - 1)
@@ -268,10 +280,41 @@ class TextClassifier:
         """The probability of each class (in `classes` order) for the text read as one message
         (`counts`: its buckets, if already computed)."""
         idx, w = self.vector(text, counts)
-        z = self.coef[:, idx] @ w + self.intercept
+        z = self.coef[:, idx].astype(np.float64) @ w + self.intercept
         z = np.exp(z - z.max())
         return z / z.sum()
 
+
+
+_ARRAY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                  (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file that np.savez wrote (stored, not compressed), as read-only
+    views of the file mapped into memory. `ask` then reads from disk only the pages its
+    message touches, not the 30 MB of both models, and a server's workers share one copy.
+    A member that is compressed or holds Python objects is refused (ValueError)."""
+    with open(path, "rb") as f, zipfile.ZipFile(f) as z:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        arrays = {}
+        for info in z.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise ValueError(f"{info.filename} is not an array stored uncompressed")
+            # the member's data follows its local header: 30 bytes, then its name and extra
+            f.seek(info.header_offset + 26)
+            name_len, extra_len = np.frombuffer(f.read(4), dtype="<u2")
+            f.seek(info.header_offset + 30 + int(name_len) + int(extra_len))
+            header = _ARRAY_HEADERS.get(np.lib.format.read_magic(f))
+            if header is None:
+                raise ValueError(f"{info.filename} has an array format this numpy cannot map")
+            shape, fortran, dtype = header(f)
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename} holds Python objects")
+            array = np.frombuffer(mapped, dtype=dtype, count=math.prod(shape), offset=f.tell())
+            arrays[info.filename[:-len(".npy")]] = array.reshape(shape,
+                                                                 order="F" if fortran else "C")
+        return arrays
 
 
 def saved_or_trained(cls, saved: Path, files: list[Path], cache_dir: Path | None, name: str,
