@@ -261,7 +261,14 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # answered with the passage saying what corticosteroids are with IZ and JD-JK, and
     # with the one on how well prednisone works again from JL and JM to KC; the first
     # refused from IZ and JD-JK (the ranker unsure, 0.39), answered again since PB-PL
-    ("is eczema something I'll have for life", "chronic"),
+    # answered until sets SP and SQ were trained on: their questions the article does not
+    # answer include whether a child will outgrow or inherit eczema, and this one reads close
+    # to them (0.49)
+    pytest.param("is eczema something I'll have for life", "chronic",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets SP and SQ were trained on, read close to their questions about "
+                     "outgrowing or inheriting eczema, which the article does not answer, and "
+                     "refused"))),
     # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
     # are won, 0.81); answered again from the sets after them to NU; with NV-NX and OD the
     # section's other passage (what corticosteroids are), this one again since OA-OO
