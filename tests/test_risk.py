@@ -87,15 +87,34 @@ def test_a_model_saved_over_one_in_use_leaves_the_one_in_use_whole(tmp_path):
         "risk.npz"]
 
 
+def test_a_save_that_fails_leaves_the_old_model_and_no_scrap(tmp_path, monkeypatch):
+    """A full disk mid-save: the old model is still there to load, and no half-written file
+    is left beside it."""
+    path = tmp_path / "risk.npz"
+    shutil.copy(CORPUS / MODEL_FILE, path)
+    model = RiskModel.load(path)
+
+    def disk_full(f, **arrays):
+        f.write(b"PK\x03\x04 a few bytes")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        RiskModel(model.vocab, model.idf, model.coef, model.intercept, "other").save(path)
+    assert RiskModel.load(path).key == model.key and [p.name for p in tmp_path.iterdir()] == [
+        "risk.npz"]
+
+
 @pytest.mark.parametrize("write", [
     lambda path, arrays: np.savez_compressed(path, **arrays),
     lambda path, arrays: path.write_bytes(b"not a zip file at all"),
     lambda path, arrays: path.write_bytes((CORPUS / MODEL_FILE).read_bytes()[:5000]),
 ], ids=["compressed", "not a zip", "cut short"])
 def test_a_model_file_that_cannot_be_mapped_says_to_train_again(tmp_path, write):
-    saved = np.load(CORPUS / MODEL_FILE)
+    with np.load(CORPUS / MODEL_FILE) as saved:
+        arrays = {k: saved[k] for k in saved.files}
     path = tmp_path / "risk.npz"
-    write(path, {k: saved[k] for k in saved.files})
+    write(path, arrays)
     with pytest.raises(CorpusError, match="run `chatbot train`"):
         RiskModel.load(path)
 

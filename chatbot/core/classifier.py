@@ -229,13 +229,19 @@ class TextClassifier:
         # Written beside and then renamed over the old file: a running server that mapped
         # the old file (read_arrays) keeps reading it, never a half-written one.
         part = path.with_name(path.name + ".part")
-        with open(part, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-            np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
-                     coef=self.coef.astype(np.float32), intercept=self.intercept,
-                     meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes),
-                                               "extra": self.extra})),
-                     **{ARRAY_PREFIX + k: v.astype(np.float32) for k, v in self.arrays.items()})
-        os.replace(part, path)
+        try:
+            with open(part, "wb") as f:  # a file object: np.savez would append ".npz" to a name
+                np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
+                         coef=self.coef.astype(np.float32), intercept=self.intercept,
+                         meta=np.array(json.dumps({"key": self.key,
+                                                   "classes": list(self.classes),
+                                                   "extra": self.extra})),
+                         **{ARRAY_PREFIX + k: v.astype(np.float32)
+                            for k, v in self.arrays.items()})
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)  # a full disk leaves the old model and no scrap
+            raise
 
     @classmethod
     def load(cls, path: Path):
