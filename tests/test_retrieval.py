@@ -262,6 +262,13 @@ def test_the_story_around_a_question_is_told_apart(message, asides):
     ("What does Rinvoq cost a month? I am on a budget.", "What does Rinvoq cost a month?"),
     ("Is dupixent safe? Is rinvoq?", None),  # every sentence asks
     ("My son has eczema.", None),  # nothing asks: the whole message is the question
+    # asked without a question mark or a question word: said as a wish to know
+    ("Mum pays a lot for her tablets. I'd like to understand what the new one does.",
+     "I'd like to understand what the new one does."),
+    ("He takes pills for his heart. So I was wondering whether Rinvoq is ok for him.",
+     "So I was wondering whether Rinvoq is ok for him."),
+    ("Please explain the difference. My copay doubled.", "Please explain the difference."),
+    ("The doctor did not explain anything. What is a biologic?", "What is a biologic?"),
 ])
 def test_the_sentences_that_ask_are_told_apart(message, asked):
     from chatbot.core.query import asked_part
@@ -285,6 +292,15 @@ def test_a_name_typed_whole_is_not_joined_with_the_next_word(bot, typed):
     """"dupixent im" is no medicine in pieces: the name was typed whole."""
     words = typed.split()
     assert bot.parser.speller.join_names(words) == (words, {})
+
+
+def test_a_question_asked_as_a_wish_to_know_is_not_refused_for_the_story(bot):
+    """A carer's story names the insurance, then asks without a question mark: the topic
+    rules read the sentence that asks, so the story's costs do not refuse it."""
+    reply, _ = bot.reply("My father is 80 and his insurance only covers part of his "
+                         "prescriptions. The dermatologist wants to start him on Dupixent. I "
+                         "would like to understand how this medicine works.", {})
+    assert reply["kind"] == "answer" and "biologic" in reply["text"]
 
 
 @pytest.mark.parametrize("question, phrase", [

@@ -29,7 +29,16 @@ MAX_CORRECTIONS = 8  # unknown words a message may have corrected (see QueryPars
 SYNONYM_CREDIT = 0.9  # the patient's own word in the passage beats a lexicon synonym
 _SENTENCE = re.compile(r"[^.!?:;\n]+[.!?:;\n]*")  # "Quick question: is it safe?" is two
 _ASKS = re.compile(r"\?\s*$|^\W*(what|whats|how|why|when|where|who|which|can|could|is|are|does|do|"
-                   r"did|should|would|will|may|might|any|anything|isnt|arent|wont|cant)\b", re.I)
+                   r"did|should|would|will|may|might|any|anything|isnt|arent|wont|cant)\b"
+                   # a question asked without asking: "I'd like to understand what ...",
+                   # "wondering if ...", "please explain ...", "my question is ..."
+                   r"|^\W*(?:(?:so|and|but|also|basically|honestly|really|just)\s+)*(?:"
+                   r"(?:(?:i[’']?d|i would|would) like|i want|i need|i[’']?m trying|i am trying"
+                   r"|trying|want|need) to (?:know|understand|ask|find out|figure out|learn)"
+                   r"|(?:i[’']?m |i am |i was |was |just )?wondering\b"
+                   r"|i wonder (?:if|whether|what|how|why|who|which)"
+                   r"|(?:please |pls |plz |can you |could you )?(?:explain|tell me)\b"
+                   r"|my question is)", re.I)
 
 Alternative = tuple[frozenset[str], float]  # stems that must all appear, credit when they do
 
