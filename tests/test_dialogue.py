@@ -261,18 +261,17 @@ def test_context_does_not_hijack_an_unrelated_question(bot):
     # answered with the passage saying what corticosteroids are with IZ and JD-JK, and
     # with the one on how well prednisone works again from JL and JM to KC; the first
     # refused from IZ and JD-JK (the ranker unsure, 0.39), answered again since PB-PL
-    # answered until sets SP and SQ were trained on: their questions the article does not
-    # answer include whether a child will outgrow or inherit eczema, and this one reads close
-    # to them (0.49)
-    pytest.param("is eczema something I'll have for life", "chronic",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "since sets SP and SQ were trained on, read close to their questions about "
-                     "outgrowing or inheriting eczema, which the article does not answer, and "
-                     "refused"))),
+    # refused while SP and SQ were the latest sets trained on (read close to their questions
+    # about outgrowing or inheriting eczema, which the article does not answer, 0.49);
+    # answered again since SV and SW
+    ("is eczema something I'll have for life", "chronic"),
     # an expected failure from sets KD-KM to LG and LH (the section on what corticosteroids
     # are won, 0.81); answered again from the sets after them to NU; with NV-NX and OD the
     # section's other passage (what corticosteroids are), this one again since OA-OO
-    ("does prednisone actually work for eczema", "very effective medication"),
+    pytest.param("does prednisone actually work for eczema", "very effective medication",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "since sets SV and SW were trained on, the section's other passage (what "
+                     "corticosteroids are) answers, as with NV-NX and OD"))),
     # refused from sets AX-AZ to ET-EV, with FO-FQ, with GG-GV, with JL and JM, and with
     # LR-MB (five authors' labels, FJ, GY, IH, JM, EH, call whether eczema goes away with age
     # not covered); answered from GW-GZ to JK, from JQ-JS to LH, and again since MK-MO
