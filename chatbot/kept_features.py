@@ -10,13 +10,13 @@ and the file holds numbers only (the digests, the features and their counts).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from chatbot.core.classifier import FEATURE_VERSION, HASH_BITS, buckets
+from chatbot.core.files import write_whole
 
 FEATURES_FILE = f"features-v{FEATURE_VERSION}-bits{HASH_BITS}.npz"
 
@@ -102,11 +102,8 @@ class KeptFeatures:
         counts = counts.astype(np.uint16 if counts.max(initial=0) < 1 << 16 else np.uint32)
         lengths = np.array([b - a for a, b in spans], dtype=np.int64)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            part = self.path.with_name(self.path.name + ".part")
-            with open(part, "wb") as f:
-                np.savez(f, digests=digests, starts=np.concatenate([[0], np.cumsum(lengths)]),
-                         keys=keys, counts=counts)
-            os.replace(part, self.path)
+            write_whole(self.path, lambda f: np.savez(
+                f, digests=digests, starts=np.concatenate([[0], np.cumsum(lengths)]),
+                keys=keys, counts=counts))
         except OSError:
             pass  # a read-only cache: hashed again next time

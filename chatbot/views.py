@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import chatbot.core
 from chatbot.core.classifier import data_key
 from chatbot.core.dialogue import QuestionView
+from chatbot.core.files import write_whole
 from chatbot.core.ranker import Found
 
 VIEWS_FILE = "views-{key}.json"
@@ -82,10 +82,8 @@ class SavedViews:
             for old in self.path.parent.glob(VIEWS_FILE.format(key="*")):
                 if old != self.path:
                     old.unlink()
-            part = self.path.with_suffix(".part")
-            part.write_text(json.dumps({n: _row_of(v) for n, v in self.used.items()},
-                                       ensure_ascii=False), encoding="utf-8")
-            os.replace(part, self.path)
+            text = json.dumps({n: _row_of(v) for n, v in self.used.items()}, ensure_ascii=False)
+            write_whole(self.path, lambda f: f.write(text.encode("utf-8")))
         except OSError:
             pass
 

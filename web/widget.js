@@ -162,11 +162,10 @@
     '<span class="ecw-dot" aria-hidden="true"></span><span class="ecw-dot" aria-hidden="true"></span>' +
     '<span>Looking up an answer\u2026</span></div>' +
     '<form class="ecw-form"><label class="ecw-sr" for="ecw-input">Your question</label>' +
-    '<textarea class="ecw-input" id="ecw-input" rows="1" maxlength="2000" autocomplete="off" enterkeyhint="send" ' +
+    '<textarea class="ecw-input" id="ecw-input" rows="1" autocomplete="off" enterkeyhint="send" ' +
     'placeholder="Type your question\u2026"></textarea>' +
     '<button class="ecw-send" type="submit">Send</button></form>' +
-    '<p class="ecw-limit" role="status" hidden>That is the longest message the chat takes (2,000 characters); ' +
-    'anything longer is cut off there.</p>' +
+    '<p class="ecw-limit" role="status" hidden></p>' + // its words and the box's length: setLimit
     '<div class="ecw-tools"><button class="ecw-new" type="button">New chat</button>' +
     '<button class="ecw-save" type="button" title="Save this conversation as a text file, to keep">Save chat</button>' +
     '<button class="ecw-print" type="button" title="Print this conversation, with its sources">Print</button></div>' +
@@ -213,6 +212,7 @@
 
     if (settings.position === 'left') root.classList.add('ecw-left');
     ui.title.textContent = settings.title;
+    setLimit(); // the default until the server's welcome frame says its own
     ui.help.appendChild(helpNow());
     if (settings.phone) {
       ui.footer.append('Questions about your own care? Call the clinic: ', telLink(settings.phone, 'ecw-footer-tel'));

@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import mmap
-import os
 import re
 import unicodedata
 import zipfile
@@ -26,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from chatbot.core.corpus import CorpusError
+from chatbot.core.files import write_whole
 
 FEATURE_VERSION = 5  # bump when features() changes: a saved model must be retrained
 HASH_BITS = 24  # 16M buckets: distinct features almost never collide
@@ -225,23 +225,14 @@ class TextClassifier:
     # -- files ----------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside and then renamed over the old file: a running server that mapped
-        # the old file (read_arrays) keeps reading it, never a half-written one.
-        part = path.with_name(path.name + ".part")
-        try:
-            with open(part, "wb") as f:  # a file object: np.savez would append ".npz" to a name
-                np.savez(f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
-                         coef=self.coef.astype(np.float32), intercept=self.intercept,
-                         meta=np.array(json.dumps({"key": self.key,
-                                                   "classes": list(self.classes),
-                                                   "extra": self.extra})),
-                         **{ARRAY_PREFIX + k: v.astype(np.float32)
-                            for k, v in self.arrays.items()})
-            os.replace(part, path)
-        except BaseException:
-            part.unlink(missing_ok=True)  # a full disk leaves the old model and no scrap
-            raise
+        # written whole (files.write_whole): a running server that mapped the old file
+        # (read_arrays) keeps reading it, never a half-written one
+        write_whole(path, lambda f: np.savez(  # a file object: a name would get ".npz" added
+            f, vocab=self.vocab.astype(np.int32), idf=self.idf.astype(np.float32),
+            coef=self.coef.astype(np.float32), intercept=self.intercept,
+            meta=np.array(json.dumps({"key": self.key, "classes": list(self.classes),
+                                      "extra": self.extra})),
+            **{ARRAY_PREFIX + k: v.astype(np.float32) for k, v in self.arrays.items()}))
 
     @classmethod
     def load(cls, path: Path):

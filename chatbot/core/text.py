@@ -7,12 +7,12 @@ topic-free words. Only NLTK parts that need no downloaded data are used.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import unicodedata
 from pathlib import Path
 
+from chatbot.core.files import write_whole
 
 
 def _load_nltk() -> None:
@@ -146,9 +146,6 @@ def keep_json(path: Path, value) -> None:
     full cache, or a value JSON cannot hold, only costs the next start the work kept."""
     try:
         text = json.dumps(value, sort_keys=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_whole(path, lambda f: f.write(text.encode("utf-8")))
     except (OSError, TypeError, ValueError):
         pass
